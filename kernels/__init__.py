@@ -1,0 +1,16 @@
+"""Fused DHBE objectives: a Triton kernel for CUDA and a PyTorch reference for everything else,
+side by side in one module per objective, behind one autograd Function each."""
+
+from .logit_distance import logit_distance, trigger_objective
+from .student_objective import student_objective
+from .total_variation import total_variation
+from .trigger_paste import trigger_paste
+
+
+def generator_objective(s, t, images, tv_l2_weight: float, tv_l1_weight: float = 0.0):
+    """-mean|S(x) - T(x)| + the total-variation prior on the generator's images x."""
+    return logit_distance(s, t, -1.0) + total_variation(images, tv_l2_weight, tv_l1_weight)
+
+
+__all__ = ["generator_objective", "logit_distance", "student_objective", "total_variation",
+           "trigger_objective", "trigger_paste"]
