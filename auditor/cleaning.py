@@ -1,0 +1,96 @@
+"""`auditor clean` as a library call: load, erase, export. Returns a result; never prints."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import __version__
+from .erasing import ErasureResult, erase_backdoor
+from .errors import AuditorError
+from .export import ExportResult, export_clean_model
+from .loading import Classifier, LoadedModel, load_model
+from .recipe import Recipe
+
+
+@dataclasses.dataclass
+class CleanResult:
+    loaded: LoadedModel
+    erasure: ErasureResult
+    export: ExportResult
+    device: str
+    timings: dict[str, float]     # seconds: load, erase, export
+
+    def report(self, recipe: Recipe, model_path: Path) -> dict:
+        """Everything a pipeline needs to audit the run, as plain JSON values."""
+        history = self.erasure.history
+        return {
+            "tool": {"name": "auditor", "version": __version__, "method": "DHBE"},
+            "model": {"path": str(model_path), "sha256": self.loaded.sha256,
+                      "format": self.loaded.source_format, "opset": self.loaded.opset},
+            "input": dataclasses.asdict(self.loaded.spec),
+            "output": {"path": str(self.export.path), "sha256": _sha256(self.export.path),
+                       "bytes": self.export.bytes, "exporter": self.export.exporter,
+                       "opset": self.export.opset,
+                       "max_abs_diff_onnxruntime": self.export.max_abs_diff},
+            "recipe": recipe.as_dict(),
+            "device": self.device,
+            "trigger_families": self.erasure.trigger_families,
+            "figures": {"final": self.erasure.final, "last_iteration": history[-1] if history else {}},
+            "timings_s": self.timings,
+        }
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise AuditorError("--device cuda: no CUDA device is available (try --device cpu)")
+    return torch.device(name)
+
+
+def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
+                device: str = "auto", mean=(0.0,), std=(1.0,), input_shape=None, layout=None,
+                output_name: str | None = None,
+                on_iteration: Callable[[int, dict], None] | None = None) -> CleanResult:
+    model_path, out_path = Path(model_path), Path(out_path)
+    _check_out_path(model_path, out_path)
+    torch_device = resolve_device(device)
+    timings = {}
+    start = time.perf_counter()
+    loaded = load_model(model_path, mean=mean, std=std, input_shape=input_shape, layout=layout,
+                        output_name=output_name)
+    timings["load"] = time.perf_counter() - start
+    teacher = Classifier(loaded.net, loaded.spec, loaded.output_index)
+    erasure = erase_backdoor(teacher, loaded.spec, recipe, device=torch_device,
+                             on_iteration=on_iteration)
+    timings["erase"] = erasure.seconds
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(recipe.seed)
+    check_pixels = torch.rand(8, *loaded.spec.shape, generator=generator)
+    check_inputs = loaded.spec.to_layout(loaded.spec.normalise(check_pixels))
+    metadata = {"version": __version__, "method": "DHBE data-free holistic backdoor erasing",
+                "source_sha256": loaded.sha256, "seed": recipe.seed,
+                "iterations": recipe.iterations}
+    export = export_clean_model(loaded, erasure.student.net, out_path, check_inputs=check_inputs,
+                                metadata=metadata)
+    timings["export"] = time.perf_counter() - start
+    return CleanResult(loaded, erasure, export, str(torch_device), timings)
+
+
+def _check_out_path(model_path: Path, out_path: Path) -> None:
+    if not out_path.parent.is_dir():
+        raise AuditorError(f"{out_path}: the folder {out_path.parent} does not exist")
+    if out_path.exists() and model_path.exists() and out_path.samefile(model_path):
+        raise AuditorError(f"{out_path}: refusing to overwrite the model being cleaned")
+    if out_path.is_dir():
+        raise AuditorError(f"{out_path}: is a folder; give a file name such as clean.onnx")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

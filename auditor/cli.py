@@ -1,0 +1,193 @@
+"""The command line: parse, call the library, render. Errors are one line and an exit status."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import AuditorError, InterruptedRun
+from .input_spec import PRESETS, parse_floats, parse_shape
+from .recipe import Recipe
+
+
+class _Floats(click.ParamType):
+    name = "floats"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_floats(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+class _Shape(click.ParamType):
+    name = "CxHxW"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_shape(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+def preprocessing_options(command):
+    """--preset / --mean / --std / --input-shape / --layout / --output, shared by commands."""
+    options = [
+        click.option("--preset", type=click.Choice(sorted(PRESETS)), default="none",
+                     show_default=True, help="Normalisation the model expects on [0, 1] pixels."),
+        click.option("--mean", type=_Floats(), help="Per-channel mean, e.g. 0.5,0.5,0.5 (overrides --preset)."),
+        click.option("--std", type=_Floats(), help="Per-channel std (overrides --preset)."),
+        click.option("--input-shape", type=_Shape(), help="CxHxW; needed for TorchScript."),
+        click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NHW"]),
+                     help="Input layout, if the graph's shape does not tell."),
+        click.option("--output", "output_name", metavar="NAME",
+                     help="Which model output holds the class scores (default: the first N x K)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _preprocessing(preset, mean, std, input_shape, layout, output_name) -> dict:
+    preset_mean, preset_std = PRESETS[preset]
+    return dict(mean=mean or preset_mean, std=std or preset_std, input_shape=input_shape,
+                layout=layout, output_name=output_name)
+
+
+def handle_errors(command):
+    """Bad input becomes one line on stderr and a distinct exit status, never a traceback."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise InterruptedRun() from None
+        except (AuditorError, click.ClickException):
+            raise
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
+    return wrapper
+
+
+@click.group()
+@click.version_option(__version__, prog_name="auditor")
+def main():
+    """Erase backdoors from image classifiers without clean data (DHBE)."""
+
+
+_RECIPE_OPTIONS = [
+    ("--iterations", int, "Outer iterations."),
+    ("--warmup-iterations", int, "Leading iterations that train only the generators."),
+    ("--batch-size", int, "Synthetic images per step."),
+    ("--student-steps", int, "Student updates per iteration."),
+    ("--lr-student", float, "Student SGD learning rate."),
+    ("--lr-generator", float, "Image generator Adam learning rate."),
+    ("--lr-trigger", float, "Trigger generators' Adam learning rate."),
+    ("--reg-weight", float, "Weight of the trigger-consistency penalty (lambda); 0 = plain distillation."),
+    ("--tv-weight", float, "Total-variation prior weight."),
+    ("--balance-weight", float, "Class-balance weight in the generator's objective."),
+    ("--patch-size", int, "Smallest trigger patch, in pixels (default 5 px per 32 px)."),
+    ("--blend-alpha", float, "Largest blend weight of full-image triggers; 0 disables them."),
+    ("--additive-epsilon", float, "Largest amplitude of additive triggers, in pixels; 0 disables."),
+    ("--seed", int, "Random seed; the same seed on the same machine gives the same file."),
+]
+
+
+def recipe_options(command):
+    for flag, kind, text in reversed(_RECIPE_OPTIONS):
+        command = click.option(flag, type=click.IntRange(min=0) if kind is int else kind,
+                               help=text)(command)
+    command = click.option("--recipe", "recipe_name", type=click.Choice(["default", "paper"]),
+                           default="default", show_default=True,
+                           help="Starting hyperparameters: ours, or the DHBE paper's.")(command)
+    return command
+
+
+def _recipe(recipe_name: str, overrides: dict) -> Recipe:
+    base = Recipe.paper() if recipe_name == "paper" else Recipe()
+    recipe = base.with_overrides(**overrides)
+    if recipe.batch_size < 1 or recipe.student_steps < 1:
+        raise click.BadParameter("--batch-size and --student-steps must be at least 1")
+    return recipe
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the clean ONNX model.")
+@preprocessing_options
+@recipe_options
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write settings, figures and timings as JSON here.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@handle_errors
+def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, recipe_name,
+          device, report_path, quiet, **overrides):
+    """Erase any backdoor from MODEL (.onnx or TorchScript) and write a clean ONNX model."""
+    from .rendering import run_clean
+
+    recipe = _recipe(recipe_name, overrides)
+    run_clean(model, out_path, recipe=recipe, device=device, report_path=report_path,
+              quiet=quiet, **_preprocessing(preset, mean, std, input_shape, layout, output_name))
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help=".npz with images (N,H,W,C pixels) and labels.")
+@click.option("--trigger", "trigger_path", type=click.Path(dir_okay=False, path_type=Path),
+              help=".npz with pattern and mask (H,W,C) and maybe target.")
+@click.option("--target", type=click.IntRange(min=0), help="The attacker's class (overrides the file's).")
+@preprocessing_options
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the figures as JSON here.")
+@handle_errors
+def evaluate(model, data_path, trigger_path, target, preset, mean, std, input_shape, layout,
+             output_name, json_path):
+    """Clean accuracy (ACC) and attack success rate (ASR) of MODEL on labelled images."""
+    from .rendering import run_evaluate
+
+    run_evaluate(model, data_path, trigger_path, target, json_path,
+                 **_preprocessing(preset, mean, std, input_shape, layout, output_name))
+
+
+@main.command()
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("auditor-demo-clean.onnx"), show_default=True)
+@click.option("--iterations", type=click.IntRange(min=1), help="Fewer for a quicker look.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def demo(out_path, iterations, report_path):
+    """Clean the bundled backdoored digits classifier; print ACC and ASR before and after."""
+    from .rendering import run_demo
+
+    run_demo(out_path, iterations=iterations, report_path=report_path)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Atomically, like the model: a pipeline never reads half a report."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

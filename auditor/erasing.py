@@ -1,0 +1,162 @@
+"""DHBE, data-free holistic backdoor erasing: the training loop.
+
+The frozen teacher T is the suspect model; the student S starts as a copy of it. Per outer
+iteration, after the warm-up:
+
+1. student, `student_steps` times: x = G(z), triggered x ⊕ p from the trigger search;
+   minimise mean|S(x) - T(x)| + λ · mean|S(x ⊕ p) - sg(S(x))|
+2. image generator G: maximise mean|S(G(z)) - T(G(z))|, with a total-variation prior and a
+   class-balance term (the negative entropy of T's batch-mean prediction)
+3. trigger search: maximise mean|S(x) - S(x ⊕ p)|
+
+Each step is a function that returns its named losses; the loop hands them to a callback.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .input_spec import InputSpec
+from .kernels import generator_objective, student_objective, trigger_objective
+from .recipe import Recipe
+from .synthesis import ImageGenerator
+from .triggers import TriggerSearch, default_patch_size
+
+
+@dataclasses.dataclass
+class Players:
+    teacher: nn.Module
+    student: nn.Module
+    generator: ImageGenerator
+    triggers: TriggerSearch
+    spec: InputSpec
+
+
+@dataclasses.dataclass
+class ErasureResult:
+    student: nn.Module
+    history: list[dict]               # one dict of named figures per iteration
+    seconds: float
+    trigger_families: list[str]
+    final: dict                       # closing figures on fresh synthetic images, see final_figures
+
+
+def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
+                   device: torch.device | str = "cpu",
+                   on_iteration: Callable[[int, dict], None] | None = None) -> ErasureResult:
+    torch.manual_seed(recipe.seed)
+    players = _make_players(teacher, spec, recipe, device)
+    optimizers = _make_optimizers(players, recipe)
+    history, start = [], time.perf_counter()
+    for iteration in range(recipe.iterations):
+        figures = {}
+        _set_learning_rates(optimizers, recipe, iteration)
+        if iteration >= recipe.warmup_iterations:
+            for _ in range(recipe.student_steps):
+                figures.update(student_step(players, optimizers["student"], recipe))
+        figures.update(generator_step(players, optimizers["generator"], recipe))
+        figures.update(trigger_step(players, optimizers["triggers"], recipe))
+        history.append(figures)
+        if on_iteration is not None:
+            on_iteration(iteration, figures)
+    players.student.requires_grad_(False)
+    return ErasureResult(players.student, history, time.perf_counter() - start,
+                         players.triggers.describe(), final_figures(players, recipe))
+
+
+def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
+    with torch.no_grad():
+        x = p.spec.normalise(p.generator.sample(recipe.batch_size))
+        t = p.teacher(x)
+        x_triggered = p.triggers(x)
+    p.student.requires_grad_(True)
+    s = p.student(x)
+    s_triggered = p.student(x_triggered)
+    loss = student_objective(s, t, s_triggered, recipe.reg_weight)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    p.student.requires_grad_(False)
+    with torch.no_grad():
+        return {"student": loss.item(),
+                "distill": (s - t).abs().mean().item(),
+                "trigger_shift": (s_triggered - s).abs().mean().item(),
+                "agreement": (s.argmax(1) == t.argmax(1)).float().mean().item()}
+
+
+def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
+    pixels = p.generator.sample(recipe.batch_size)
+    x = p.spec.normalise(pixels)
+    t = p.teacher(x)
+    s = p.student(x)
+    mean_prediction = t.softmax(1).mean(0)
+    entropy = -(mean_prediction * mean_prediction.clamp_min(1e-12).log()).sum()
+    loss = generator_objective(s, t, pixels, recipe.tv_weight) - recipe.balance_weight * entropy
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"generator": loss.item(), "class_entropy": entropy.item()}
+
+
+def trigger_step(p: Players, optimizer, recipe: Recipe) -> dict:
+    with torch.no_grad():
+        x = p.spec.normalise(p.generator.sample(recipe.batch_size))
+        s = p.student(x)
+    loss = trigger_objective(s, p.student(p.triggers(x)))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"trigger": loss.item()}
+
+
+@torch.no_grad()
+def final_figures(p: Players, recipe: Recipe) -> dict:
+    """How far the student still follows the teacher, and how often the last triggers the search
+    found flip each network's prediction, on a fresh synthetic batch."""
+    p.generator.eval()
+    x = p.spec.normalise(p.generator.sample(recipe.batch_size))
+    x_triggered = p.triggers(x)
+    t, s = p.teacher(x).argmax(1), p.student(x).argmax(1)
+    return {"agreement": (s == t).float().mean().item(),
+            "teacher_trigger_flips": (p.teacher(x_triggered).argmax(1) != t).float().mean().item(),
+            "student_trigger_flips": (p.student(x_triggered).argmax(1) != s).float().mean().item()}
+
+
+def _make_players(teacher, spec, recipe, device) -> Players:
+    teacher = teacher.to(device).eval().requires_grad_(False)
+    # The student stays in eval mode: BatchNorm statistics of synthetic images would replace the
+    # teacher's, and dropout would make S(x) and S(x ⊕ p) disagree for no reason.
+    student = copy.deepcopy(teacher).eval()
+    generator = ImageGenerator(spec.shape).to(device).train()
+    patch = recipe.patch_size or default_patch_size(spec)
+    sizes = sorted({min(patch * k, spec.height, spec.width) for k in recipe.patch_scales})
+    triggers = TriggerSearch.build(spec, patch_sizes=sizes, blend_alpha=recipe.blend_alpha,
+                                   additive_epsilon=recipe.additive_epsilon).to(device).train()
+    return Players(teacher, student, generator, triggers, spec)
+
+
+def _make_optimizers(p: Players, recipe: Recipe) -> dict:
+    optimizers = {
+        "student": torch.optim.SGD(p.student.parameters(), lr=recipe.lr_student, momentum=0.9,
+                                   weight_decay=5e-4),
+        "generator": torch.optim.Adam(p.generator.parameters(), lr=recipe.lr_generator),
+        "triggers": torch.optim.Adam(p.triggers.parameters(), lr=recipe.lr_trigger),
+    }
+    for opt in optimizers.values():
+        for group in opt.param_groups:
+            group["initial_lr"] = group["lr"]
+    return optimizers
+
+
+def _set_learning_rates(optimizers: dict, recipe: Recipe, iteration: int) -> None:
+    """×0.1 at each of `lr_decay_at` (fractions of the run), for every player."""
+    factor = 0.1 ** sum(iteration >= f * recipe.iterations for f in recipe.lr_decay_at)
+    for opt in optimizers.values():
+        for group in opt.param_groups:
+            group["lr"] = group["initial_lr"] * factor

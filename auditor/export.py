@@ -1,0 +1,156 @@
+"""Writing the clean student back to ONNX as a drop-in replacement for the original.
+
+The file keeps the original's input and output names, element types, layout and a dynamic batch
+axis, is checked in onnxruntime against the student before it is written, and appears only
+complete: it is built as a temporary file beside the target and renamed over it at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from .errors import ExportError
+from .loading import LoadedModel
+
+_TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "float64": torch.float64}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    exporter: str             # "dynamo" or "torchscript"
+    opset: int
+    max_abs_diff: float       # onnxruntime vs PyTorch on the check inputs
+    bytes: int
+
+
+class _OriginalInterface(nn.Module):
+    """Trains in float32, answers in the original's input and output element types."""
+
+    def __init__(self, net: nn.Module, input_dtype: str, output_dtypes: tuple[str, ...]):
+        super().__init__()
+        self.net = net
+        self.input_dtype = _TORCH_DTYPES[input_dtype]
+        self.output_dtypes = [_TORCH_DTYPES[d] for d in output_dtypes]
+
+    def forward(self, x):
+        out = self.net(x.float())
+        if isinstance(out, (tuple, list)):
+            return tuple(o.to(d) for o, d in zip(out, self.output_dtypes))
+        return out.to(self.output_dtypes[0])
+
+
+def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: str | Path, *,
+                       check_inputs: torch.Tensor, metadata: dict[str, str]) -> ExportResult:
+    """check_inputs: a batch in the model's own layout (float32) to compare the two on."""
+    out_path = Path(out_path)
+    module = _OriginalInterface(student_net.cpu().eval(), loaded.spec.input_dtype,
+                                loaded.output_dtypes)
+    example = check_inputs[:2].to(module.input_dtype)
+    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        exporter = _export(module, example, tmp, loaded)
+        model = onnx.load(str(tmp))
+        onnx.checker.check_model(model)
+        _check_interface(model, loaded)
+        _add_metadata(model, loaded, metadata, exporter)
+        onnx.save(model, str(tmp))
+        diff = _parity(tmp, module, check_inputs.to(module.input_dtype), loaded)
+        os.replace(tmp, out_path)
+    except ExportError:
+        raise
+    except Exception as err:
+        raise ExportError(f"could not write {out_path}: {str(err).strip().splitlines()[0][:300]}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(out_path, exporter, _opset(model), diff, out_path.stat().st_size)
+
+
+def _export(module, example, path, loaded) -> str:
+    """The dynamo exporter where it works (it is torch's future), else the TorchScript one."""
+    names = dict(input_names=[loaded.spec.input_name], output_names=list(loaded.output_names))
+    # the original's opset where the exporter can write it, so the consumer's runtime copes
+    opset = max(loaded.opset or 17, 7)
+    if not isinstance(loaded.net, torch.jit.ScriptModule):
+        try:
+            with _quiet():
+                torch.onnx.export(module, (example,), str(path), dynamo=True, verbose=False,
+                                  opset_version=opset, optimize=True,
+                                  dynamic_shapes=({0: torch.export.Dim("batch")},), **names)
+            return "dynamo"
+        except Exception:
+            pass  # onnx2torch modules with data-dependent checks; the TorchScript path copes
+    axes = {name: {0: "batch"} for name in names["input_names"] + names["output_names"]}
+    with _quiet():
+        torch.onnx.export(module, (example,), str(path), dynamo=False, opset_version=max(opset, 9),
+                          dynamic_axes=axes, **names)
+    return "torchscript"
+
+
+@contextlib.contextmanager
+def _quiet():
+    """torch.onnx narrates its work on stdout and warns about deprecations; our CLI reports."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _check_interface(model: onnx.ModelProto, loaded: LoadedModel) -> None:
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if [i.name for i in inputs] != [loaded.spec.input_name]:
+        raise ExportError(f"exported inputs {[i.name for i in inputs]} differ from the original's")
+    if tuple(o.name for o in model.graph.output) != loaded.output_names:
+        raise ExportError("exported outputs differ from the original's")
+
+
+def _add_metadata(model, loaded: LoadedModel, metadata: dict, exporter: str) -> None:
+    props = {p.key: p.value for p in (loaded.onnx_model.metadata_props if loaded.onnx_model else [])}
+    props.update({f"auditor.{k}": str(v) for k, v in metadata.items()})
+    props["auditor.exporter"] = exporter
+    del model.metadata_props[:]
+    for key, value in props.items():
+        model.metadata_props.add(key=key, value=value)
+
+
+def _parity(path, module, inputs, loaded) -> float:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {loaded.spec.input_name: inputs.numpy()})
+    with torch.no_grad():
+        want = module(inputs)
+    want = [w.float().numpy() for w in (want if isinstance(want, tuple) else (want,))]
+    worst = 0.0
+    for g, w, name in zip(got, want, loaded.output_names):
+        if g.shape != w.shape:
+            raise ExportError(f"output {name!r}: onnxruntime gives shape {g.shape}, PyTorch {w.shape}")
+        diff = float(np.abs(g.astype(np.float32) - w).max()) if w.size else 0.0
+        tolerance = _tolerance(loaded.spec.input_dtype) * max(1.0, float(np.abs(w).max()))
+        if not diff <= tolerance:
+            raise ExportError(f"output {name!r}: onnxruntime and PyTorch differ by {diff:.3g} "
+                              f"(tolerance {tolerance:.3g}); nothing was written")
+        worst = max(worst, diff)
+    return worst
+
+
+def _tolerance(dtype: str) -> float:
+    return 1e-2 if dtype == "float16" else 1e-4
+
+
+def _opset(model) -> int:
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))

@@ -1,0 +1,100 @@
+"""A model's input contract: what its input tensor is and how pixels become that tensor.
+
+Everything the tool does in pixel space (synthetic images, pasted triggers, evaluation data)
+goes through `InputSpec`, so the normalisation and layout are written down once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+PRESETS = {
+    "none": ((0.0,), (1.0,)),
+    "mnist": ((0.1307,), (0.3081,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+LAYOUTS = ("NCHW", "NHWC", "NHW")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    channels: int                 # C; 1 for channel-less N × H × W inputs
+    height: int                   # H in pixels
+    width: int                    # W in pixels
+    num_classes: int              # K, the length of the class-score output
+    layout: str = "NCHW"          # how the model's input tensor is laid out, one of LAYOUTS
+    mean: tuple[float, ...] = (0.0,)   # per-channel, on pixels in [0, 1]; one value broadcasts
+    std: tuple[float, ...] = (1.0,)
+    input_name: str = "input"     # the graph's input and class-score output names
+    output_name: str = "output"
+    input_dtype: str = "float32"  # the model's input element type (numpy name)
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, not {self.layout!r}")
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if len(values) not in (1, self.channels):
+                raise ValueError(f"--{name} needs 1 or {self.channels} values, got {len(values)}")
+        if any(s <= 0 for s in self.std):
+            raise ValueError("--std values must be positive")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.channels, self.height, self.width
+
+    def mean_tensor(self, device=None) -> torch.Tensor:
+        return _per_channel(self.mean, self.channels, device)
+
+    def std_tensor(self, device=None) -> torch.Tensor:
+        return _per_channel(self.std, self.channels, device)
+
+    def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
+        """N × C × H × W pixels in [0, 1] → the normalised N × C × H × W the model expects."""
+        mean = self.mean_tensor(pixels.device).view(1, -1, 1, 1)
+        std = self.std_tensor(pixels.device).view(1, -1, 1, 1)
+        return (pixels - mean) / std
+
+    def to_layout(self, x: torch.Tensor) -> torch.Tensor:
+        """N × C × H × W → the model's own layout."""
+        if self.layout == "NHWC":
+            return x.permute(0, 2, 3, 1)
+        if self.layout == "NHW":
+            return x[:, 0]
+        return x
+
+    def from_layout(self, x: torch.Tensor) -> torch.Tensor:
+        if self.layout == "NHWC":
+            return x.permute(0, 3, 1, 2)
+        if self.layout == "NHW":
+            return x[:, None]
+        return x
+
+    def model_input_shape(self, batch: int) -> tuple[int, ...]:
+        return tuple(self.to_layout(torch.empty(batch, *self.shape, device="meta")).shape)
+
+
+def _per_channel(values, channels, device):
+    t = torch.tensor(values, dtype=torch.float32, device=device)
+    return t.expand(channels).contiguous() if t.numel() == 1 else t
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """'3x32x32' → (3, 32, 32)."""
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"expected CxHxW such as 3x32x32, got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def parse_floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise ValueError(f"expected numbers such as 0.5,0.5,0.5, got {text!r}") from None
+    if not values:
+        raise ValueError("expected at least one number")
+    return values

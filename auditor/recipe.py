@@ -1,0 +1,40 @@
+"""The hyperparameters of a DHBE run: ours by default, the paper's on request."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    iterations: int = 250             # outer iterations (the paper: 300 epochs × 50)
+    warmup_iterations: int = 50       # first iterations train only the two generators
+    batch_size: int = 128
+    student_steps: int = 5            # student updates per outer iteration
+    lr_student: float = 0.003         # SGD, momentum 0.9, weight decay 5e-4
+    lr_generator: float = 1e-3        # Adam
+    lr_trigger: float = 1e-3          # Adam, every trigger family
+    reg_weight: float = 0.1           # λ, weight of the trigger-consistency penalty
+    tv_weight: float = 1e-4           # total-variation (l2) prior on synthetic images
+    balance_weight: float = 1.0       # class-balance term on the teacher's batch-mean prediction
+    patch_size: int | None = None     # None: 5 px on 32 px, scaled to the image
+    patch_scales: tuple[int, ...] = (1, 2)   # patch families, in multiples of patch_size
+    blend_alpha: float = 0.2          # largest blend weight of a full-image trigger; 0 disables
+    additive_epsilon: float = 0.1     # largest amplitude (pixels) of an additive trigger; 0 disables
+    lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
+    seed: int = 0
+
+    @classmethod
+    def paper(cls, **overrides) -> "Recipe":
+        """DHBE as published: one 5 px (on 32 px) patch family, no warm-up or class balance."""
+        fields = dict(iterations=300 * 50, warmup_iterations=0, batch_size=256, lr_student=0.1,
+                      balance_weight=0.0, patch_scales=(1,), blend_alpha=0.0,
+                      additive_epsilon=0.0)
+        fields.update(overrides)
+        return cls(**fields)
+
+    def with_overrides(self, **overrides) -> "Recipe":
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)

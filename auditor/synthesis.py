@@ -1,0 +1,44 @@
+"""The image generator G: noise in, synthetic pixels out.
+
+The DFAD/DHBE generator (linear stem, upsample-conv-BN-LeakyReLU stages), with one change the
+paper does not make: the output is a sigmoid, pixels in [0, 1], which the model's own
+normalisation then maps to its input space. DHBE's tanh + affine-free BatchNorm output lets the
+generator wander outside anything a camera could produce; on small real models that gave the
+teacher images it maps almost all to one class (see the README).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class ImageGenerator(nn.Module):
+    def __init__(self, shape: tuple[int, int, int], *, latent_dim: int = 256, width: int = 128):
+        super().__init__()
+        channels, height, width_px = shape
+        self.shape, self.latent_dim = shape, latent_dim
+        # enough ×2 upsampling stages that the stem stays at most 8 × 8 (DFAD uses 2 on CIFAR)
+        stages = max(2, math.ceil(math.log2(max(height, width_px) / 8)))
+        self.stem_size = (math.ceil(height / 2**stages), math.ceil(width_px / 2**stages))
+        self.stem = nn.Linear(latent_dim, width * self.stem_size[0] * self.stem_size[1])
+        self.stem_norm = nn.BatchNorm2d(width)
+        layers = []
+        for stage in range(stages):
+            out = width if stage < stages - 1 else width // 2
+            layers += [nn.Upsample(scale_factor=2), nn.Conv2d(width, out, 3, padding=1, bias=False),
+                       nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+            width = out
+        layers += [nn.Conv2d(width, channels, 3, padding=1)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.stem(z).view(z.shape[0], -1, *self.stem_size)
+        out = self.body(self.stem_norm(h))
+        return torch.sigmoid(out[..., : self.shape[1], : self.shape[2]])
+
+    def sample(self, batch: int) -> torch.Tensor:
+        device = self.stem.weight.device
+        return self(torch.randn(batch, self.latent_dim, device=device))

@@ -1,0 +1,104 @@
+"""The trigger search: generators of bounded perturbations that try to move the student.
+
+DHBE searches one kind of trigger, a small patch. Backdoors in the wild also use bigger patches,
+full-image blends and faint additive signals, and a patch search leaves those in place (a 20 %
+noise blend kept ASR at 100 %; see the README). So the search holds several families, each a
+generator of triggers bounded so a trigger stays a trigger, not a change of content:
+
+- `PatchTrigger`: an s × s additive patch in [-1, 1] pixels at a random position (DHBE's);
+- `BlendTrigger`: (1 - α) · image + α · q with a generated image q, α at most `alpha`;
+- `AdditiveTrigger`: a full-image signal of amplitude at most ε pixels.
+
+Every family acts in pixel space, x ⊕ δ = norm(norm⁻¹(x) + δ) = x + δ / std. One batch is split
+between the families, so searching them all costs one student forward, as DHBE's single patch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .input_spec import InputSpec
+from .kernels import trigger_paste
+from .synthesis import ImageGenerator
+
+
+class PatchTrigger(nn.Module):
+    def __init__(self, spec: InputSpec, size: int, latent_dim: int = 64, hidden: int = 256):
+        super().__init__()
+        self.size, self.channels, self.latent_dim = size, spec.channels, latent_dim
+        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, spec.channels * size * size), nn.Tanh())
+
+    def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+        batch = x.shape[0]
+        z = torch.randn(batch, self.latent_dim, device=x.device)
+        patch = self.net(z).view(batch, self.channels, self.size, self.size)
+        rows = torch.randint(0, spec.height - self.size + 1, (batch,), device=x.device)
+        cols = torch.randint(0, spec.width - self.size + 1, (batch,), device=x.device)
+        return trigger_paste(x, patch, rows, cols, 1.0 / spec.std_tensor(x.device))
+
+    def describe(self) -> str:
+        return f"patch {self.size}x{self.size}"
+
+
+class _FullImageTrigger(nn.Module):
+    def __init__(self, spec: InputSpec, bound: float, latent_dim: int = 64):
+        super().__init__()
+        self.bound = bound
+        self.images = ImageGenerator(spec.shape, latent_dim=latent_dim, width=32)
+
+    def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+        q = self.images.sample(x.shape[0])
+        std = spec.std_tensor(x.device).view(1, -1, 1, 1)
+        return x + self.delta(q, x, spec) / std
+
+
+class BlendTrigger(_FullImageTrigger):
+    def delta(self, q, x, spec):
+        pixels = x * spec.std_tensor(x.device).view(1, -1, 1, 1) + spec.mean_tensor(x.device).view(1, -1, 1, 1)
+        return self.bound * (q - pixels)
+
+    def describe(self) -> str:
+        return f"blend alpha<={self.bound:g}"
+
+
+class AdditiveTrigger(_FullImageTrigger):
+    def delta(self, q, x, spec):
+        return self.bound * (2 * q - 1)
+
+    def describe(self) -> str:
+        return f"additive eps<={self.bound:g}"
+
+
+class TriggerSearch(nn.Module):
+    """All trigger families; `forward` perturbs each its share of the batch."""
+
+    def __init__(self, spec: InputSpec, families: list[nn.Module]):
+        super().__init__()
+        if not families:
+            raise ValueError("the trigger search needs at least one family")
+        self.spec = spec
+        self.families = nn.ModuleList(families)
+
+    @classmethod
+    def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float):
+        families = [PatchTrigger(spec, s) for s in patch_sizes]
+        if blend_alpha > 0:
+            families.append(BlendTrigger(spec, blend_alpha))
+        if additive_epsilon > 0:
+            families.append(AdditiveTrigger(spec, additive_epsilon))
+        return cls(spec, families)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shares = x.tensor_split(len(self.families))
+        return torch.cat([family(share, self.spec)
+                          for family, share in zip(self.families, shares) if share.shape[0]])
+
+    def describe(self) -> list[str]:
+        return [f.describe() for f in self.families]
+
+
+def default_patch_size(spec: InputSpec) -> int:
+    """DHBE's 5 px on 32 px, scaled to the image (3 px on 16 px, 35 px on 224 px)."""
+    return max(2, int(5 * min(spec.height, spec.width) / 32 + 0.5))
