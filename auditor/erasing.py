@@ -108,10 +108,12 @@ def trigger_step(p: Players, optimizer, recipe: Recipe) -> dict:
     with torch.no_grad():
         x = p.spec.normalise(p.generator.sample(recipe.batch_size))
         s = p.student(x)
-    loss = trigger_objective(s, p.student(p.triggers(x)))
+    s_triggered = p.student(p.triggers(x))
+    loss = trigger_objective(s, s_triggered)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
+    p.triggers.observe((s_triggered.detach() - s).abs().mean(1))
     return {"trigger": loss.item()}
 
 

@@ -24,19 +24,59 @@ from .synthesis import ImageGenerator
 
 
 class PatchTrigger(nn.Module):
-    def __init__(self, spec: InputSpec, size: int, latent_dim: int = 64, hidden: int = 256):
+    """DHBE's patch, with one addition: where it goes.
+
+    Real patch backdoors fire only near where they were planted (the bundled BadNets model flips
+    on 1 % of positions away from its corner), so uniform random placement meets the backdoor a
+    few percent of the time. Positions are drawn from a running bandit instead: each position's
+    score is the decayed mean shift that patches placed there caused, and half the batch goes
+    where the scores are high (softmax at `temperature` times their mean), half uniformly.
+    """
+
+    def __init__(self, spec: InputSpec, size: int, latent_dim: int = 64, hidden: int = 256,
+                 temperature: float = 0.1, decay: float = 0.9):
         super().__init__()
         self.size, self.channels, self.latent_dim = size, spec.channels, latent_dim
+        self.temperature, self.decay = temperature, decay
         self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2),
                                  nn.Linear(hidden, spec.channels * size * size), nn.Tanh())
+        self.grid = (spec.height - size + 1, spec.width - size + 1)
+        self.register_buffer("shift_sum", torch.zeros(self.grid[0] * self.grid[1]))
+        self.register_buffer("visits", torch.zeros(self.grid[0] * self.grid[1]))
+        self.last_positions = None
 
     def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
         batch = x.shape[0]
         z = torch.randn(batch, self.latent_dim, device=x.device)
         patch = self.net(z).view(batch, self.channels, self.size, self.size)
-        rows = torch.randint(0, spec.height - self.size + 1, (batch,), device=x.device)
-        cols = torch.randint(0, spec.width - self.size + 1, (batch,), device=x.device)
+        positions = self._sample_positions(batch, x.device)
+        self.last_positions = positions
+        rows, cols = positions // self.grid[1], positions % self.grid[1]
         return trigger_paste(x, patch, rows, cols, 1.0 / spec.std_tensor(x.device))
+
+    def _sample_positions(self, batch: int, device) -> torch.Tensor:
+        n = self.grid[0] * self.grid[1]
+        uniform = torch.randint(0, n, (batch,), device=device)
+        if not bool((self.visits > 0).any()):
+            return uniform
+        score = self.position_scores()
+        weights = torch.softmax(score / (self.temperature * score.mean().clamp_min(1e-6)), 0)
+        targeted = torch.multinomial(weights, batch, replacement=True)
+        return torch.where(torch.arange(batch, device=device) % 2 == 0, targeted, uniform)
+
+    def position_scores(self) -> torch.Tensor:
+        """Mean shift caused at each position; unvisited positions get the overall mean."""
+        seen = self.visits > 0
+        overall = self.shift_sum[seen].sum() / self.visits[seen].sum() if seen.any() else 0.0
+        return torch.where(seen, self.shift_sum / self.visits.clamp_min(1e-6), overall)
+
+    @torch.no_grad()
+    def observe(self, shift: torch.Tensor) -> None:
+        """shift: each sample's output shift for the positions last drawn."""
+        if self.last_positions is None:
+            return
+        self.shift_sum.mul_(self.decay).index_add_(0, self.last_positions, shift.float())
+        self.visits.mul_(self.decay).index_add_(0, self.last_positions, torch.ones_like(shift.float()))
 
     def describe(self) -> str:
         return f"patch {self.size}x{self.size}"
@@ -94,6 +134,13 @@ class TriggerSearch(nn.Module):
         shares = x.tensor_split(len(self.families))
         return torch.cat([family(share, self.spec)
                           for family, share in zip(self.families, shares) if share.shape[0]])
+
+    @torch.no_grad()
+    def observe(self, shift: torch.Tensor) -> None:
+        """Tell each family how far its share of the last batch moved the outputs."""
+        for family, share in zip(self.families, shift.tensor_split(len(self.families))):
+            if hasattr(family, "observe") and share.shape[0]:
+                family.observe(share)
 
     def describe(self) -> list[str]:
         return [f.describe() for f in self.families]
