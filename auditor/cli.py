@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import AuditorError, InterruptedRun
+from .errors import AuditorError, InterruptedRun, OptionError
 from .input_spec import PRESETS, parse_floats, parse_shape
 from .recipe import Recipe
 
@@ -76,7 +76,7 @@ def handle_errors(command):
         except (AuditorError, click.ClickException):
             raise
         except ValueError as err:
-            raise click.UsageError(str(err)) from None
+            raise OptionError(str(err)) from None
     return wrapper
 
 

@@ -10,6 +10,11 @@ class AuditorError(click.ClickException):
     exit_code = 1
 
 
+class OptionError(AuditorError):
+    """An option does not fit the model (say, three --mean values for a grey-scale model)."""
+    exit_code = 2
+
+
 class ModelFileError(AuditorError):
     """The model file is missing, unreadable, or not a valid ONNX / TorchScript file."""
     exit_code = 3

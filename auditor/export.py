@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -58,9 +59,10 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
     module = _OriginalInterface(student_net.cpu().eval(), loaded.spec.input_dtype,
                                 loaded.output_dtypes)
     example = check_inputs[:2].to(module.input_dtype)
-    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # a private folder beside the target: exporters may write side files (external data), and
+    # the final rename stays on one file system
+    workdir = Path(tempfile.mkdtemp(dir=out_path.parent, prefix=f".{out_path.name}."))
+    tmp = workdir / "model.onnx"
     try:
         exporter = _export(module, example, tmp, loaded)
         model = onnx.load(str(tmp))
@@ -75,7 +77,7 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
     except Exception as err:
         raise ExportError(f"could not write {out_path}: {str(err).strip().splitlines()[0][:300]}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)
     return ExportResult(out_path, exporter, _opset(model), diff, out_path.stat().st_size)
 
 
@@ -88,7 +90,7 @@ def _export(module, example, path, loaded) -> str:
         try:
             with _quiet():
                 torch.onnx.export(module, (example,), str(path), dynamo=True, verbose=False,
-                                  opset_version=opset, optimize=True,
+                                  opset_version=opset, optimize=True, external_data=False,
                                   dynamic_shapes=({0: torch.export.Dim("batch")},), **names)
             return "dynamo"
         except Exception:

@@ -38,7 +38,8 @@ class InputSpec:
         for name in ("mean", "std"):
             values = getattr(self, name)
             if len(values) not in (1, self.channels):
-                raise ValueError(f"--{name} needs 1 or {self.channels} values, got {len(values)}")
+                raise ValueError(f"--{name} has {len(values)} values but the model has "
+                                 f"{self.channels} channel(s)")
         if any(s <= 0 for s in self.std):
             raise ValueError("--std values must be positive")
 

@@ -125,7 +125,9 @@ def _load_torchscript(path, sha256, mean, std, input_shape, layout):
     if input_shape is None:
         raise NotAClassifierError(f"{path}: a TorchScript model needs --input-shape CxHxW")
     try:
-        net = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)   # deprecated, still the safe loader
+            net = torch.jit.load(str(path), map_location="cpu")
     except Exception as err:
         raise ModelFileError(f"{path}: not a valid TorchScript archive ({_first_line(err)})") from None
     spec_args = dict(mean=tuple(mean), std=tuple(std), layout=layout or "NCHW")

@@ -1,0 +1,42 @@
+"""Tiny models the tests build themselves."""
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    def __init__(self, channels=1, size=8, classes=4, channels_last=False):
+        super().__init__()
+        self.channels_last = channels_last
+        self.conv = nn.Conv2d(channels, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * (size // 2) ** 2, classes)
+
+    def forward(self, x):
+        if self.channels_last:
+            x = x.permute(0, 3, 1, 2)
+        x = nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
+        return self.fc(x.flatten(1))
+
+
+def export(module: nn.Module, example: torch.Tensor, path: Path, *, input_name="input",
+           output_names=("logits",)) -> Path:
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), (example,), str(path), dynamo=False, opset_version=17,
+                          input_names=[input_name], output_names=list(output_names),
+                          dynamic_axes={input_name: {0: "batch"},
+                                        **{n: {0: "batch"} for n in output_names}})
+    return path
+
+
+def tiny_onnx(tmp_path: Path, **kwargs) -> Path:
+    torch.manual_seed(0)
+    net = TinyNet(**kwargs)
+    size = 8
+    c = kwargs.get("channels", 1)
+    example = torch.zeros(1, size, size, c) if kwargs.get("channels_last") else torch.zeros(1, c, size, size)
+    return export(net, example, tmp_path / "tiny.onnx")

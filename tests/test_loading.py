@@ -1,0 +1,122 @@
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper
+
+from auditor.errors import ModelFileError, NotAClassifierError, UnsupportedOperatorError
+from auditor.examples import bundled
+from auditor.input_spec import InputSpec, parse_floats, parse_shape
+from auditor.loading import Classifier, load_model
+
+from .models import TinyNet, tiny_onnx
+
+
+def test_reads_shape_layout_and_classes_from_the_graph(tmp_path):
+    loaded = load_model(tiny_onnx(tmp_path, channels=3), mean=(0.5,), std=(0.25,))
+    spec = loaded.spec
+    assert (spec.shape, spec.layout, spec.num_classes) == ((3, 8, 8), "NCHW", 4)
+    assert (spec.input_name, spec.output_name, spec.input_dtype) == ("input", "logits", "float32")
+    assert loaded.opset == 17 and loaded.source_format == "onnx" and len(loaded.sha256) == 64
+
+
+def test_nhwc_models_are_fed_in_their_own_layout(tmp_path):
+    path = tiny_onnx(tmp_path, channels=3, channels_last=True)
+    loaded = load_model(path)
+    assert loaded.spec.layout == "NHWC" and loaded.spec.shape == (3, 8, 8)
+    x = torch.randn(2, 3, 8, 8)
+    logits = Classifier(loaded.net, loaded.spec, 0)(x)   # takes NCHW, permutes for the model
+    torch.manual_seed(0)
+    reference = TinyNet(channels=3, channels_last=True).eval()
+    torch.testing.assert_close(logits, reference(x.permute(0, 2, 3, 1)), atol=1e-5, rtol=1e-5)
+
+
+def test_converted_teacher_matches_the_original(tmp_path):
+    loaded = load_model(tiny_onnx(tmp_path))
+    torch.manual_seed(0)
+    reference = TinyNet().eval()
+    x = torch.randn(5, 1, 8, 8)
+    torch.testing.assert_close(loaded.net(x), reference(x), atol=1e-5, rtol=1e-5)
+    x.requires_grad_(True)
+    Classifier(loaded.net, loaded.spec, 0)(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0    # the generator needs this
+
+
+def test_bundled_example_loads():
+    example = bundled()
+    loaded = load_model(example.model, mean=example.mean, std=example.std)
+    assert loaded.spec.shape == (1, 16, 16) and loaded.spec.num_classes == 10
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(ModelFileError, match="no such file"):
+        load_model(tmp_path / "absent.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00\x01 this is not a model" * 10)
+    with pytest.raises(ModelFileError, match="not a valid ONNX"):
+        load_model(junk)
+
+
+def _graph_model(tmp_path, node, inputs, outputs, opset=17, domain_opsets=()):
+    graph = helper.make_graph([node], "g", inputs, outputs)
+    opsets = [helper.make_opsetid("", opset), *domain_opsets]
+    model = helper.make_model(graph, opset_imports=opsets)
+    path = tmp_path / "g.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def test_an_image_to_image_model_is_not_a_classifier(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 8, 8])
+    path = _graph_model(tmp_path, helper.make_node("Relu", ["x"], ["y"]), [x], [y])
+    with pytest.raises(NotAClassifierError, match="batch × classes"):
+        load_model(path)
+
+
+def test_a_text_model_is_not_an_image_classifier(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 16])
+    path = _graph_model(tmp_path, helper.make_node("Relu", ["x"], ["y"]), [x], [y])
+    with pytest.raises(NotAClassifierError, match="--input-shape"):
+        load_model(path)
+
+
+def test_every_unsupported_operator_is_named_at_once(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
+    nodes = [helper.make_node("Frobnicate", ["x"], ["a"], domain="com.example"),
+             helper.make_node("Twiddle", ["a"], ["y"], domain="com.example")]
+    graph = helper.make_graph(nodes, "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.example", 1)])
+    path = tmp_path / "custom.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(UnsupportedOperatorError, match="Frobnicate-1, Twiddle-1"):
+        load_model(path)
+
+
+def test_torchscript_needs_an_input_shape_and_loads_with_one(tmp_path):
+    path = tmp_path / "tiny.pt"
+    torch.jit.script(TinyNet(channels=3)).save(str(path))
+    with pytest.raises(NotAClassifierError, match="--input-shape"):
+        load_model(path)
+    loaded = load_model(path, input_shape=(3, 8, 8))
+    assert loaded.source_format == "torchscript" and loaded.spec.num_classes == 4
+    with pytest.raises(NotAClassifierError, match="does not run"):
+        load_model(path, input_shape=(3, 10, 10))
+
+
+def test_input_spec_parsing_and_normalisation():
+    assert parse_shape("3x32x32") == (3, 32, 32)
+    assert parse_floats("0.5, 0.25 1") == (0.5, 0.25, 1.0)
+    for bad in ("3x32", "ax1x1", "0x4x4"):
+        with pytest.raises(ValueError):
+            parse_shape(bad)
+    with pytest.raises(ValueError, match="--mean has 2 values"):
+        InputSpec(3, 4, 4, 10, mean=(0.1, 0.2))
+    spec = InputSpec(3, 4, 4, 10, mean=(0.5, 0.5, 0.5), std=(0.5, 0.25, 0.5), layout="NHWC")
+    pixels = torch.rand(2, 3, 4, 4)
+    x = spec.normalise(pixels)
+    torch.testing.assert_close(x[:, 1], (pixels[:, 1] - 0.5) / 0.25)
+    assert spec.to_layout(x).shape == (2, 4, 4, 3) and spec.model_input_shape(5) == (5, 4, 4, 3)
+    torch.testing.assert_close(spec.from_layout(spec.to_layout(x)), x)
