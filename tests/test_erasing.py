@@ -1,0 +1,107 @@
+import copy
+
+import pytest
+import torch
+
+from auditor.erasing import Players, erase_backdoor, generator_step, student_step, trigger_step
+from auditor.input_spec import InputSpec
+from auditor.loading import Classifier, load_model
+from auditor.recipe import Recipe
+from auditor.synthesis import ImageGenerator
+from auditor.triggers import AdditiveTrigger, BlendTrigger, PatchTrigger, TriggerSearch, default_patch_size
+
+from .models import tiny_onnx
+
+SPEC = InputSpec(3, 12, 10, num_classes=4, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 16), (3, 30, 20), (3, 32, 32), (1, 7, 9)])
+def test_generator_makes_pixels_of_the_model_size(shape):
+    pixels = ImageGenerator(shape, latent_dim=8, width=8).sample(3)
+    assert pixels.shape == (3, *shape) and pixels.min() >= 0 and pixels.max() <= 1
+
+
+def test_every_trigger_family_stays_within_its_bound():
+    torch.manual_seed(0)
+    pixels = torch.rand(16, *SPEC.shape)
+    x = SPEC.normalise(pixels)
+    std = SPEC.std_tensor().view(1, -1, 1, 1)
+    patch = PatchTrigger(SPEC, 3)(x, SPEC)
+    changed = ((patch - x).abs() > 1e-6).flatten(2).any(1).sum(1)
+    assert (changed <= 9).all() and ((patch - x) * std).abs().max() <= 1 + 1e-5
+    blend = BlendTrigger(SPEC, 0.2)(x, SPEC)
+    assert ((blend - x) * std).abs().max() <= 0.2 + 1e-5
+    additive = AdditiveTrigger(SPEC, 0.05)(x, SPEC)
+    assert ((additive - x) * std).abs().max() <= 0.05 + 1e-5
+
+
+def test_the_search_splits_one_batch_between_families():
+    search = TriggerSearch.build(SPEC, patch_sizes=[2, 4], blend_alpha=0.2, additive_epsilon=0.1)
+    x = SPEC.normalise(torch.rand(10, *SPEC.shape))
+    out = search(x)
+    assert out.shape == x.shape
+    assert search.describe() == ["patch 2x2", "patch 4x4", "blend alpha<=0.2", "additive eps<=0.1"]
+    assert default_patch_size(InputSpec(3, 32, 32, 10)) == 5
+    assert default_patch_size(InputSpec(1, 16, 16, 10)) == 3
+
+
+def test_patch_positions_follow_where_shifts_were_seen():
+    torch.manual_seed(0)
+    family = PatchTrigger(SPEC, 3)
+    x = SPEC.normalise(torch.rand(64, *SPEC.shape))
+    hot = 2 * family.grid[1] + 5                       # row 2, column 5
+    for _ in range(20):
+        family(x, SPEC)
+        family.observe((family.last_positions == hot).float() * 5 + 0.1)
+    family(x, SPEC)
+    share = (family.last_positions == hot).float().mean()
+    assert share > 0.3                                 # targeted half goes there; uniform: 1/80
+
+
+def _players(tmp_path):
+    torch.manual_seed(0)
+    loaded = load_model(tiny_onnx(tmp_path))
+    teacher = Classifier(loaded.net, loaded.spec, 0).requires_grad_(False)
+    student = copy.deepcopy(teacher)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    spec = loaded.spec
+    triggers = TriggerSearch.build(spec, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.1)
+    return Players(teacher, student, ImageGenerator(spec.shape, latent_dim=16, width=16), triggers, spec)
+
+
+def test_student_steps_pull_the_student_to_the_teacher(tmp_path):
+    players = _players(tmp_path)
+    recipe = Recipe(batch_size=32, reg_weight=0.0, lr_student=0.05)
+    optimizer = torch.optim.SGD(players.student.parameters(), lr=recipe.lr_student, momentum=0.9)
+    first = student_step(players, optimizer, recipe)["distill"]
+    for _ in range(30):
+        last = student_step(players, optimizer, recipe)["distill"]
+    assert last < 0.5 * first
+
+
+def test_generator_and_trigger_steps_update_only_their_player(tmp_path):
+    players = _players(tmp_path)
+    recipe = Recipe(batch_size=16)
+    student_before = [p.clone() for p in players.student.parameters()]
+    gen_before = [p.clone() for p in players.generator.parameters()]
+    trig_before = [p.clone() for p in players.triggers.parameters()]
+    figures = generator_step(players, torch.optim.Adam(players.generator.parameters()), recipe)
+    figures.update(trigger_step(players, torch.optim.Adam(players.triggers.parameters()), recipe))
+    assert set(figures) == {"generator", "class_entropy", "trigger"}
+    assert all(torch.equal(a, b) for a, b in zip(student_before, players.student.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(gen_before, players.generator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(trig_before, players.triggers.parameters()))
+
+
+def test_erase_backdoor_reports_every_iteration(tmp_path):
+    loaded = load_model(tiny_onnx(tmp_path))
+    teacher = Classifier(loaded.net, loaded.spec, 0)
+    seen = []
+    recipe = Recipe(iterations=3, warmup_iterations=1, batch_size=8, student_steps=2)
+    result = erase_backdoor(teacher, loaded.spec, recipe, on_iteration=lambda i, f: seen.append((i, f)))
+    assert [i for i, _ in seen] == [0, 1, 2]
+    assert "agreement" not in seen[0][1] and "agreement" in seen[1][1]   # warm-up: generators only
+    assert set(result.final) == {"agreement", "teacher_trigger_flips", "student_trigger_flips"}
+    assert not any(p.requires_grad for p in result.student.parameters())
