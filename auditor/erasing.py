@@ -91,17 +91,24 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
 
 
 def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
-    pixels = p.generator.sample(recipe.batch_size)
+    pixels, labels = p.generator.sample_labelled(recipe.batch_size)
     x = p.spec.normalise(pixels)
     t = p.teacher(x)
     s = p.student(x)
-    mean_prediction = t.softmax(1).mean(0)
-    entropy = -(mean_prediction * mean_prediction.clamp_min(1e-12).log()).sum()
-    loss = generator_objective(s, t, pixels, recipe.tv_weight) - recipe.balance_weight * entropy
+    # Class by class inversion keeps the synthetic set balanced. An entropy bonus on the batch-mean
+    # prediction is not enough: on a blend-backdoored teacher every noise-like start image is the
+    # target class, the softmax saturates and the bonus has no gradient.
+    class_loss = nn.functional.cross_entropy(t, labels)
+    loss = (generator_objective(s, t, pixels, recipe.tv_weight,
+                                disagreement_weight=recipe.disagreement_weight)
+            + recipe.class_weight * class_loss)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return {"generator": loss.item(), "class_entropy": entropy.item()}
+    mean_prediction = t.detach().softmax(1).mean(0)
+    entropy = -(mean_prediction * mean_prediction.clamp_min(1e-12).log()).sum()
+    return {"generator": loss.item(), "class_loss": class_loss.item(),
+            "class_entropy": entropy.item()}
 
 
 def trigger_step(p: Players, optimizer, recipe: Recipe) -> dict:
@@ -135,9 +142,9 @@ def _make_players(teacher, spec, recipe, device) -> Players:
     # The student stays in eval mode: BatchNorm statistics of synthetic images would replace the
     # teacher's, and dropout would make S(x) and S(x ⊕ p) disagree for no reason.
     student = copy.deepcopy(teacher).eval()
-    generator = ImageGenerator(spec.shape).to(device).train()
+    generator = ImageGenerator(spec.shape, num_classes=spec.num_classes).to(device).train()
     patch = recipe.patch_size or default_patch_size(spec)
-    sizes = sorted({min(patch * k, spec.height, spec.width) for k in recipe.patch_scales})
+    sizes = sorted({min(round(patch * k), spec.height, spec.width) for k in recipe.patch_scales})
     triggers = TriggerSearch.build(spec, patch_sizes=sizes, blend_alpha=recipe.blend_alpha,
                                    additive_epsilon=recipe.additive_epsilon).to(device).train()
     return Players(teacher, student, generator, triggers, spec)

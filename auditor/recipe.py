@@ -14,11 +14,12 @@ class Recipe:
     lr_student: float = 0.003         # SGD, momentum 0.9, weight decay 5e-4
     lr_generator: float = 1e-3        # Adam
     lr_trigger: float = 1e-3          # Adam, every trigger family
-    reg_weight: float = 0.1           # λ, weight of the trigger-consistency penalty
+    reg_weight: float = 0.3           # λ, weight of the trigger-consistency penalty
     tv_weight: float = 1e-4           # total-variation (l2) prior on synthetic images
-    balance_weight: float = 1.0       # class-balance term on the teacher's batch-mean prediction
+    disagreement_weight: float = 0.0  # weight of G's adversarial term mean|S(G(z)) - T(G(z))|
+    class_weight: float = 1.0         # cross-entropy of T on each image's drawn class (G's balance)
     patch_size: int | None = None     # None: 5 px on 32 px, scaled to the image
-    patch_scales: tuple[int, ...] = (1, 2)   # patch families, in multiples of patch_size
+    patch_scales: tuple[float, ...] = (1.0, 1.5)   # patch families, in multiples of patch_size
     blend_alpha: float = 0.2          # largest blend weight of a full-image trigger; 0 disables
     additive_epsilon: float = 0.1     # largest amplitude (pixels) of an additive trigger; 0 disables
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
@@ -28,7 +29,8 @@ class Recipe:
     def paper(cls, **overrides) -> "Recipe":
         """DHBE as published: one 5 px (on 32 px) patch family, no warm-up or class balance."""
         fields = dict(iterations=300 * 50, warmup_iterations=0, batch_size=256, lr_student=0.1,
-                      balance_weight=0.0, patch_scales=(1,), blend_alpha=0.0,
+                      reg_weight=0.1, disagreement_weight=1.0, class_weight=0.0,
+                      patch_scales=(1.0,), blend_alpha=0.0,
                       additive_epsilon=0.0)
         fields.update(overrides)
         return cls(**fields)

@@ -16,14 +16,18 @@ from torch import nn
 
 
 class ImageGenerator(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], *, latent_dim: int = 256, width: int = 128):
+    """num_classes > 0 makes it class-conditional: each image is drawn for a class, which the
+    generator's objective asks the teacher to recognise (see erasing.generator_step)."""
+
+    def __init__(self, shape: tuple[int, int, int], *, latent_dim: int = 256, width: int = 128,
+                 num_classes: int = 0):
         super().__init__()
         channels, height, width_px = shape
-        self.shape, self.latent_dim = shape, latent_dim
+        self.shape, self.latent_dim, self.num_classes = shape, latent_dim, num_classes
         # enough ×2 upsampling stages that the stem stays at most 8 × 8 (DFAD uses 2 on CIFAR)
         stages = max(2, math.ceil(math.log2(max(height, width_px) / 8)))
         self.stem_size = (math.ceil(height / 2**stages), math.ceil(width_px / 2**stages))
-        self.stem = nn.Linear(latent_dim, width * self.stem_size[0] * self.stem_size[1])
+        self.stem = nn.Linear(latent_dim + num_classes, width * self.stem_size[0] * self.stem_size[1])
         self.stem_norm = nn.BatchNorm2d(width)
         layers = []
         for stage in range(stages):
@@ -40,5 +44,14 @@ class ImageGenerator(nn.Module):
         return torch.sigmoid(out[..., : self.shape[1], : self.shape[2]])
 
     def sample(self, batch: int) -> torch.Tensor:
+        return self.sample_labelled(batch)[0]
+
+    def sample_labelled(self, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Pixels, and the class each was drawn for: every class equally often."""
         device = self.stem.weight.device
-        return self(torch.randn(batch, self.latent_dim, device=device))
+        z = torch.randn(batch, self.latent_dim, device=device)
+        if not self.num_classes:
+            return self(z), None
+        labels = torch.arange(batch, device=device) % self.num_classes
+        one_hot = nn.functional.one_hot(labels, self.num_classes).to(z.dtype)
+        return self(torch.cat([z, one_hot], 1)), labels

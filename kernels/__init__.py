@@ -7,9 +7,11 @@ from .total_variation import total_variation
 from .trigger_paste import trigger_paste
 
 
-def generator_objective(s, t, images, tv_l2_weight: float, tv_l1_weight: float = 0.0):
-    """-mean|S(x) - T(x)| + the total-variation prior on the generator's images x."""
-    return logit_distance(s, t, -1.0) + total_variation(images, tv_l2_weight, tv_l1_weight)
+def generator_objective(s, t, images, tv_l2_weight: float, tv_l1_weight: float = 0.0,
+                        disagreement_weight: float = 1.0):
+    """-w · mean|S(x) - T(x)| + the total-variation prior on the generator's images x."""
+    return (logit_distance(s, t, -disagreement_weight)
+            + total_variation(images, tv_l2_weight, tv_l1_weight))
 
 
 __all__ = ["generator_objective", "logit_distance", "student_objective", "total_variation",
