@@ -23,6 +23,7 @@ from torch import nn
 
 from .errors import ExportError
 from .loading import LoadedModel
+from .weights import write_weights
 
 _TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "float64": torch.float64}
 
@@ -30,7 +31,7 @@ _TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "float64": 
 @dataclasses.dataclass(frozen=True)
 class ExportResult:
     path: Path
-    exporter: str             # "dynamo" or "torchscript"
+    exporter: str             # "weights" (original graph, new weights), "dynamo" or "torchscript"
     opset: int
     max_abs_diff: float       # onnxruntime vs PyTorch on the check inputs
     bytes: int
@@ -66,6 +67,7 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
     try:
         exporter = _export(module, example, tmp, loaded)
         model = onnx.load(str(tmp))
+        _restore_interface(model, loaded)
         onnx.checker.check_model(model)
         _check_interface(model, loaded)
         _add_metadata(model, loaded, metadata, exporter)
@@ -82,8 +84,19 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
 
 
 def _export(module, example, path, loaded) -> str:
-    """The dynamo exporter where it works (it is torch's future), else the TorchScript one."""
-    names = dict(input_names=[loaded.spec.input_name], output_names=list(loaded.output_names))
+    """The original graph with the new weights where every parameter has a source (see
+    weights.py), else the dynamo exporter where it works (torch's future), else the TorchScript
+    one.
+
+    Both get placeholder names (exporters reject some valid ONNX names, such as '208'); the
+    original's are put back afterwards by `_restore_interface`."""
+    if loaded.onnx_model is not None and loaded.weight_sources:
+        model = write_weights(loaded.onnx_model, module.net, loaded.weight_sources)
+        if model is not None:
+            onnx.save(model, str(path))
+            return "weights"
+    names = dict(input_names=["auditor_input"],
+                 output_names=[f"auditor_output_{i}" for i in range(len(loaded.output_names))])
     # the original's opset where the exporter can write it, so the consumer's runtime copes
     opset = max(loaded.opset or 17, 7)
     if not isinstance(loaded.net, torch.jit.ScriptModule):
@@ -109,6 +122,34 @@ def _quiet():
             contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         yield
+
+
+def _restore_interface(model: onnx.ModelProto, loaded: LoadedModel) -> None:
+    """The original's input and output names, and its declared shapes with a dynamic batch."""
+    renames = {"auditor_input": loaded.spec.input_name}
+    renames.update({f"auditor_output_{i}": name for i, name in enumerate(loaded.output_names)})
+    graph = model.graph
+    for node in graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+    for value in [*graph.input, *graph.output]:
+        value.name = renames.get(value.name, value.name)
+    if loaded.onnx_model is None:
+        return
+    declared = {v.name: v for v in [*loaded.onnx_model.graph.input, *loaded.onnx_model.graph.output]}
+    for value in [*graph.input, *graph.output]:
+        original = declared.get(value.name)
+        if original is None or not original.type.tensor_type.HasField("shape"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        want = original.type.tensor_type.shape.dim
+        if len(dims) != len(want):
+            continue
+        for i, (dim, source) in enumerate(zip(dims, want)):
+            if i > 0 and source.HasField("dim_value"):
+                dim.dim_value = source.dim_value
+        if dims:
+            dims[0].dim_param = "batch"
 
 
 def _check_interface(model: onnx.ModelProto, loaded: LoadedModel) -> None:

@@ -18,6 +18,7 @@ from torch import nn
 
 from .errors import ModelFileError, NotAClassifierError, UnsupportedOperatorError
 from .input_spec import InputSpec
+from .weights import trace_weight_sources
 
 _SMALL_CHANNELS = (1, 2, 3, 4)
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
@@ -33,7 +34,8 @@ class LoadedModel:
     output_dtypes: tuple[str, ...]
     source_format: str              # "onnx" or "torchscript"
     sha256: str
-    onnx_model: onnx.ModelProto | None = None
+    onnx_model: onnx.ModelProto | None = None   # the graph as converted (after graph_passes)
+    weight_sources: dict | None = None          # parameter → initializer, see weights.py
 
     @property
     def opset(self) -> int | None:
@@ -54,7 +56,7 @@ class Classifier(nn.Module):
         out = self.net(self.spec.to_layout(x))
         if isinstance(out, (tuple, list)):
             out = out[self.output_index]
-        return out.float()
+        return out.float().flatten(1)
 
 
 def load_model(path: str | Path, *, mean=(0.0,), std=(1.0,), input_shape=None, layout=None,
@@ -116,7 +118,7 @@ def _load_onnx(path, data, sha256, mean, std, input_shape, layout, output_name):
     model = read_onnx(path, data)
     interface = onnx_interface(path, model, mean=mean, std=std, input_shape=input_shape,
                                layout=layout)
-    net = _convert(path, model)
+    net, model = _convert(path, model)
     return _finish(path, net, interface.shape, interface.spec_args, interface.output_names,
                    interface.output_dtypes, output_name, "onnx", sha256, model)
 
@@ -147,8 +149,9 @@ def _finish(path, net, shape, spec_args, output_names, output_dtypes, output_nam
     index = class_output(path, outputs, output_names, output_name)
     spec = dataclasses.replace(probe_spec, num_classes=outputs[index].shape[1],
                                output_name=output_names[index])
+    sources = trace_weight_sources(net, model) if model is not None else None
     return LoadedModel(net, spec, index, tuple(output_names), tuple(output_dtypes), fmt, sha256,
-                       model)
+                       model, sources)
 
 
 def _image_shape(path, dims, input_shape):
@@ -179,21 +182,44 @@ def _image_shape(path, dims, input_shape):
 def _convert(path, model):
     from onnx2torch import convert
 
+    from . import converters, graph_passes
+    from .converters.reshape import make_reshapes_static
+
+    converters.register()
+    model = graph_passes.normalise(model, path)
     missing = unsupported_operators(model)
     if missing:
         raise UnsupportedOperatorError(f"{path}: cannot convert operators {', '.join(missing)}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return convert(model)
+            net = convert(model)
     except Exception as err:
         raise UnsupportedOperatorError(f"{path}: conversion failed: {_first_line(err)}") from None
+    make_reshapes_static(net)
+    _make_initializers_trainable(net)
+    return net, model
+
+
+def _make_initializers_trainable(net: nn.Module) -> None:
+    """onnx2torch keeps initializers that feed MatMul, Add and the like as buffers; they are
+    weights all the same, and the student must be able to train them."""
+    holder = getattr(net, "initializers", None)
+    if holder is None:
+        return
+    for name, value in list(holder.named_buffers(recurse=False)):
+        if value.is_floating_point() and value.numel() > 1:
+            delattr(holder, name)
+            holder.register_parameter(name, nn.Parameter(value.detach().clone()))
 
 
 def unsupported_operators(model: onnx.ModelProto) -> list[str]:
     """Every op type and version in the graph that has no onnx2torch converter, sorted."""
     from onnx2torch.node_converters.registry import get_converter
 
+    from . import converters
+
+    converters.register()
     opsets = {o.domain or "": o.version for o in model.opset_import}
     opsets.setdefault("ai.onnx", opsets.get("", 1))
     missing = set()
@@ -247,7 +273,9 @@ def class_output(path, outputs, names, wanted, batch: int = 2) -> int:
 
 
 def _is_scores(out, batch):
-    return out.dim() == 2 and out.shape[0] == batch and out.shape[1] >= 2 and out.is_floating_point()
+    """batch × K, or batch × K × 1 × 1 as some exporters leave a classifier's output."""
+    return (out.dim() >= 2 and out.shape[0] == batch and out.shape[1] >= 2
+            and all(d == 1 for d in out.shape[2:]) and out.is_floating_point())
 
 
 def _first_line(err: BaseException) -> str:

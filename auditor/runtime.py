@@ -58,7 +58,7 @@ class ModelRunner:
                              interface.output_names, output_name, probe_batch)
         spec = dataclasses.replace(spec, num_classes=outputs[index].shape[1],
                                    output_name=interface.output_names[index])
-        return cls(spec, lambda x: run(x)[index].astype(np.float32), batch)
+        return cls(spec, lambda x: run(x)[index].astype(np.float32).reshape(len(x), -1), batch)
 
     def predict(self, pixels_nhwc: np.ndarray) -> np.ndarray:
         """Labels for N × H × W × C pixels in [0, 1], in batches the model accepts."""

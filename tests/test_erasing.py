@@ -68,7 +68,8 @@ def _players(tmp_path):
             p.add_(0.3 * torch.randn_like(p))
     spec = loaded.spec
     triggers = TriggerSearch.build(spec, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.1)
-    return Players(teacher, student, ImageGenerator(spec.shape, latent_dim=16, width=16), triggers, spec)
+    generator = ImageGenerator(spec.shape, latent_dim=16, width=16, num_classes=spec.num_classes)
+    return Players(teacher, student, generator, triggers, spec)
 
 
 def test_student_steps_pull_the_student_to_the_teacher(tmp_path):
@@ -89,7 +90,7 @@ def test_generator_and_trigger_steps_update_only_their_player(tmp_path):
     trig_before = [p.clone() for p in players.triggers.parameters()]
     figures = generator_step(players, torch.optim.Adam(players.generator.parameters()), recipe)
     figures.update(trigger_step(players, torch.optim.Adam(players.triggers.parameters()), recipe))
-    assert set(figures) == {"generator", "class_entropy", "trigger"}
+    assert set(figures) == {"generator", "class_loss", "class_entropy", "trigger"}
     assert all(torch.equal(a, b) for a, b in zip(student_before, players.student.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(gen_before, players.generator.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(trig_before, players.triggers.parameters()))
