@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import click
@@ -84,6 +85,8 @@ def handle_errors(command):
 @click.version_option(__version__, prog_name="auditor")
 def main():
     """Erase backdoors from image classifiers without clean data (DHBE)."""
+    # converted graphs warn about their own idioms at every forward pass; nothing a user can act on
+    warnings.filterwarnings("ignore", module="onnx2torch")
 
 
 _RECIPE_OPTIONS = [

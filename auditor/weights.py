@@ -29,25 +29,41 @@ class WeightSource:
 
 def trace_weight_sources(net: nn.Module, model: onnx.ModelProto) -> dict[str, WeightSource]:
     """Tensor name → its initializer, for every parameter and floating buffer (BatchNorm's
-    running statistics) with an unused match."""
+    running statistics) with a match.
+
+    An initializer that feeds several nodes becomes one tensor per node in onnx2torch; those
+    parameters are tied back into one, so training keeps them equal as the graph requires.
+    """
     initializers = {i.name: numpy_helper.to_array(i).astype(np.float32)
                     for i in model.graph.initializer if i.data_type in _FLOAT}
-    used, sources = set(), {}
+    owner: dict[str, str] = {}          # initializer → the tensor name that took it first
+    sources: dict[str, WeightSource] = {}
     tensors = [*net.named_parameters(), *((n, b) for n, b in net.named_buffers() if b.is_floating_point())]
     for name, tensor in tensors:
         value = tensor.detach().cpu().float().numpy()
-        for init_name, init in initializers.items():
-            if init_name in used:
-                continue
-            if init.shape == value.shape and np.array_equal(init, value):
-                sources[name] = WeightSource(init_name, False)
-            elif init.ndim == 2 and init.T.shape == value.shape and np.array_equal(init.T, value):
-                sources[name] = WeightSource(init_name, True)
-            else:
-                continue
-            used.add(init_name)
-            break
+        matches = [(init_name, transposed) for init_name, init in initializers.items()
+                   for transposed in (False, True) if _equal(init, value, transposed)]
+        fresh = [m for m in matches if m[0] not in owner]
+        if fresh:
+            init_name, transposed = fresh[0]
+            owner[init_name] = name
+            sources[name] = WeightSource(init_name, transposed)
+        elif matches and isinstance(tensor, nn.Parameter):
+            first = owner[matches[0][0]]
+            if sources[first].transposed == matches[0][1]:
+                _tie(net, name, first)
     return sources
+
+
+def _equal(init: np.ndarray, value: np.ndarray, transposed: bool) -> bool:
+    if transposed:
+        return init.ndim == 2 and init.T.shape == value.shape and np.array_equal(init.T, value)
+    return init.shape == value.shape and np.array_equal(init, value)
+
+
+def _tie(net: nn.Module, name: str, to: str) -> None:
+    module_name, _, attr = name.rpartition(".")
+    setattr(net.get_submodule(module_name) if module_name else net, attr, net.get_parameter(to))
 
 
 def write_weights(model: onnx.ModelProto, net: nn.Module,
