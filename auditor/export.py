@@ -171,10 +171,9 @@ def _add_metadata(model, loaded: LoadedModel, metadata: dict, exporter: str) -> 
 
 
 def _parity(path, module, inputs, loaded) -> float:
-    import onnxruntime as ort
+    from .runtime import ort_session
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {loaded.spec.input_name: inputs.numpy()})
+    got = ort_session(path).run(None, {loaded.spec.input_name: inputs.numpy()})
     with torch.no_grad():
         want = module(inputs)
     want = [w.float().numpy() for w in (want if isinstance(want, tuple) else (want,))]

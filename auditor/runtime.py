@@ -17,6 +17,16 @@ from .loading import Classifier, class_output, load_model, onnx_interface, read_
 _NUMPY_DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64}
 
 
+def ort_session(path):
+    """An onnxruntime CPU session that logs errors only: its warnings about legacy graphs
+    (initializers listed as inputs, unused initializers) are not the user's to act on."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class ModelRunner:
     def __init__(self, spec: InputSpec, logits, batch: int):
         self.spec, self._logits, self.batch = spec, logits, batch
@@ -36,13 +46,11 @@ class ModelRunner:
 
     @classmethod
     def _open_onnx(cls, path, mean, std, input_shape, layout, output_name):
-        import onnxruntime as ort
-
         interface = onnx_interface(path, read_onnx(path), mean=mean, std=std,
                                    input_shape=input_shape, layout=layout)
         channels, height, width = interface.shape
         spec = InputSpec(channels, height, width, num_classes=1, **interface.spec_args)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort_session(path)
         batch = interface.batch or 256
 
         def run(x: torch.Tensor) -> list[np.ndarray]:
