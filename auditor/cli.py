@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,26 +15,17 @@ from .input_spec import PRESETS, parse_floats, parse_shape
 from .recipe import Recipe
 
 
-class _Floats(click.ParamType):
-    name = "floats"
+class _Parsed(click.ParamType):
+    """A value parsed by one of input_spec's parsers, whose ValueError becomes a usage error."""
+
+    def __init__(self, name: str, parse):
+        self.name, self.parse = name, parse
 
     def convert(self, value, param, ctx):
         if isinstance(value, tuple):
             return value
         try:
-            return parse_floats(value)
-        except ValueError as err:
-            self.fail(str(err), param, ctx)
-
-
-class _Shape(click.ParamType):
-    name = "CxHxW"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        try:
-            return parse_shape(value)
+            return self.parse(value)
         except ValueError as err:
             self.fail(str(err), param, ctx)
 
@@ -47,9 +35,9 @@ def preprocessing_options(command):
     options = [
         click.option("--preset", type=click.Choice(sorted(PRESETS)), default="none",
                      show_default=True, help="Normalisation the model expects on [0, 1] pixels."),
-        click.option("--mean", type=_Floats(), help="Per-channel mean, e.g. 0.5,0.5,0.5 (overrides --preset)."),
-        click.option("--std", type=_Floats(), help="Per-channel std (overrides --preset)."),
-        click.option("--input-shape", type=_Shape(), help="CxHxW; needed for TorchScript."),
+        click.option("--mean", type=_Parsed("floats", parse_floats), help="Per-channel mean, e.g. 0.5,0.5,0.5 (overrides --preset)."),
+        click.option("--std", type=_Parsed("floats", parse_floats), help="Per-channel std (overrides --preset)."),
+        click.option("--input-shape", type=_Parsed("CxHxW", parse_shape), help="CxHxW; needed for TorchScript."),
         click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NHW"]),
                      help="Input layout, if the graph's shape does not tell."),
         click.option("--output", "output_name", metavar="NAME",
@@ -178,19 +166,6 @@ def demo(out_path, iterations, report_path):
     from .rendering import run_demo
 
     run_demo(out_path, iterations=iterations, report_path=report_path)
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Atomically, like the model: a pipeline never reads half a report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from pathlib import Path
 
 import click
@@ -119,10 +122,22 @@ def _pct(value) -> str:
 
 
 def _write_report(path: Path, payload: dict) -> None:
-    from .cli import write_json
-
     write_json(path, payload)
     click.echo(f"report written to {path}")
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Atomically, like the model: a pipeline never reads half a report."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
 
 
 __all__ = ["run_clean", "run_demo", "run_evaluate"]
