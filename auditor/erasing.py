@@ -5,8 +5,9 @@ iteration, after the warm-up:
 
 1. student, `student_steps` times: x = G(z), triggered x ⊕ p from the trigger search;
    minimise mean|S(x) - T(x)| + λ · mean|S(x ⊕ p) - sg(S(x))|
-2. image generator G: maximise mean|S(G(z)) - T(G(z))|, with a total-variation prior and a
-   class-balance term (the negative entropy of T's batch-mean prediction)
+2. image generator G: each image drawn for a class, minimise T's cross-entropy on that class
+   plus a total-variation prior, minus `disagreement_weight` · mean|S(G(z)) - T(G(z))| (the
+   paper's adversarial term; 0 by default, see the README)
 3. trigger search: maximise mean|S(x) - S(x ⊕ p)|
 
 Each step is a function that returns its named losses; the loop hands them to a callback.

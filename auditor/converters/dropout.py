@@ -1,7 +1,8 @@
 """Dropout before opset 10: identity at inference, which is all a classifier export needs.
 
-A Dropout node that declares its mask output gets a module returning (x, mask of ones), so
-the graph's wiring (which takes output 0) keeps the batch axis.
+A Dropout node that declares its mask output gets a module returning (x, mask of ones; before
+opset 10 the mask has the input's type), so the graph's wiring, which takes output 0, keeps the
+batch axis.
 """
 
 import torch
@@ -17,7 +18,7 @@ class InferenceDropout(nn.Module):
 
     def forward(self, x: torch.Tensor):
         if self.with_mask:
-            return x, torch.ones_like(x, dtype=torch.bool)
+            return x, torch.ones_like(x)
         return x
 
 
