@@ -25,7 +25,8 @@ from .errors import ExportError
 from .loading import LoadedModel
 from .weights import write_weights
 
-_TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "float64": torch.float64}
+_TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "float64": torch.float64,
+                 "uint8": torch.uint8}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,8 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
     out_path = Path(out_path)
     module = _OriginalInterface(student_net.cpu().eval(), loaded.spec.input_dtype,
                                 loaded.output_dtypes)
+    if module.input_dtype == torch.uint8:
+        check_inputs = check_inputs.round().clamp(0, 255)
     example = check_inputs[:2].to(module.input_dtype)
     # a private folder beside the target: exporters may write side files (external data), and
     # the final rename stays on one file system

@@ -23,6 +23,9 @@ from .weights import trace_weight_sources
 _SMALL_CHANNELS = (1, 2, 3, 4)
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
                 onnx.TensorProto.DOUBLE: "float64"}
+# uint8 inputs are raw 0-255 pixels that the graph casts and normalises itself; the teacher is
+# fed the same values as floats, so the Cast is a no-op and gradients reach the image
+_INPUT_TYPES = {**_FLOAT_TYPES, onnx.TensorProto.UINT8: "uint8"}
 
 
 @dataclasses.dataclass
@@ -100,9 +103,11 @@ def onnx_interface(path, model: onnx.ModelProto, *, mean, std, input_shape=None,
         raise NotAClassifierError(f"{path}: expected one image input, found {len(inputs)} "
                                   f"({', '.join(i.name for i in inputs)})")
     (graph_input,) = inputs
-    dtype = _FLOAT_TYPES.get(graph_input.type.tensor_type.elem_type)
+    dtype = _INPUT_TYPES.get(graph_input.type.tensor_type.elem_type)
     if dtype is None:
-        raise NotAClassifierError(f"{path}: input {graph_input.name!r} is not a float tensor")
+        raise NotAClassifierError(f"{path}: input {graph_input.name!r} is neither float nor uint8")
+    if dtype == "uint8":
+        mean, std = (0.0,), (1 / 255,)
     dims = [d.dim_value if d.HasField("dim_value") else None
             for d in graph_input.type.tensor_type.shape.dim]
     shape, detected_layout = _image_shape(path, dims, input_shape)

@@ -14,7 +14,8 @@ from .errors import ModelFileError, NotAClassifierError
 from .input_spec import InputSpec
 from .loading import Classifier, class_output, load_model, onnx_interface, read_onnx
 
-_NUMPY_DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64}
+_NUMPY_DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64,
+                 "uint8": np.uint8}
 
 
 def ort_session(path):
@@ -54,7 +55,10 @@ class ModelRunner:
         batch = interface.batch or 256
 
         def run(x: torch.Tensor) -> list[np.ndarray]:
-            feed = spec.to_layout(x).numpy().astype(_NUMPY_DTYPES[spec.input_dtype])
+            feed = spec.to_layout(x).numpy()
+            if spec.input_dtype == "uint8":
+                feed = np.rint(feed).clip(0, 255)
+            feed = feed.astype(_NUMPY_DTYPES[spec.input_dtype])
             return session.run(None, {spec.input_name: feed})
 
         probe_batch = min(batch, 2)

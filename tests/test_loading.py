@@ -1,3 +1,4 @@
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -120,3 +121,38 @@ def test_input_spec_parsing_and_normalisation():
     torch.testing.assert_close(x[:, 1], (pixels[:, 1] - 0.5) / 0.25)
     assert spec.to_layout(x).shape == (2, 4, 4, 3) and spec.model_input_shape(5) == (5, 4, 4, 3)
     torch.testing.assert_close(spec.from_layout(spec.to_layout(x)), x)
+
+
+def test_uint8_models_that_normalise_in_the_graph(tmp_path):
+    """Cast from uint8, Div 255, Sub mean in the graph: fed floats, gradients reach the image."""
+    path = tiny_onnx(tmp_path, channels=3, channels_last=True)
+    model = onnx.load(str(path))
+    graph = model.graph
+    graph.input[0].name = "raw"
+    graph.input[0].type.tensor_type.elem_type = TensorProto.UINT8
+    graph.initializer.extend([onnx.numpy_helper.from_array(np.array(255, np.float32), "k255"),
+                              onnx.numpy_helper.from_array(np.array(0.5, np.float32), "half")])
+    preprocessing = [helper.make_node("Cast", ["raw"], ["as_float"], to=TensorProto.FLOAT),
+                     helper.make_node("Div", ["as_float", "k255"], ["scaled"]),
+                     helper.make_node("Sub", ["scaled", "half"], ["input"])]
+    for i, node in enumerate(preprocessing):
+        graph.node.insert(i, node)
+    uint8_path = tmp_path / "uint8.onnx"
+    onnx.save(model, str(uint8_path))
+
+    loaded = load_model(uint8_path, mean=(0.3,), std=(0.2,))      # the graph's own wins
+    assert loaded.spec.input_dtype == "uint8" and loaded.spec.std == (1 / 255,)
+    image = torch.rand(2, 3, 8, 8, requires_grad=True)
+    scores = Classifier(loaded.net, loaded.spec, 0)(loaded.spec.normalise(image))
+    (scores * torch.randn_like(scores)).sum().backward()
+    assert image.grad.abs().sum() > 0
+
+    import onnxruntime as ort
+    from auditor.export import export_clean_model
+    out = tmp_path / "clean.onnx"
+    check = loaded.spec.to_layout(loaded.spec.normalise(torch.rand(4, 3, 8, 8)))
+    export_clean_model(loaded, loaded.net, out, check_inputs=check, metadata={})
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].type == "tensor(uint8)"
+    pixels = np.random.randint(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    assert session.run(None, {"raw": pixels})[0].shape == (3, 4)
