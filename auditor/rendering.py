@@ -23,6 +23,9 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
                              on_iteration=on_iteration, **preprocessing)
     report = result.report(recipe, model)
     final = result.erasure.final
+    if len(result.loaded.output_names) > 1:
+        click.echo(f"class scores read from output {result.loaded.spec.output_name!r} of "
+                   f"{', '.join(result.loaded.output_names)} (--output to choose); all are kept")
     click.echo(f"wrote {out_path} ({result.export.exporter} exporter, opset {result.export.opset}, "
                f"onnxruntime matches PyTorch within {result.export.max_abs_diff:.1e})")
     _table(["on synthetic images", "teacher", "clean"], [
