@@ -37,6 +37,7 @@ class Players:
     generator: ImageGenerator
     triggers: TriggerSearch
     spec: InputSpec
+    anchor: TriggerSearch | None = None   # the search as it stood when the warm-up ended
 
 
 @dataclasses.dataclass
@@ -58,6 +59,8 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
     for iteration in range(recipe.iterations):
         figures = {}
         _set_learning_rates(optimizers, recipe, iteration)
+        if iteration == recipe.warmup_iterations and recipe.anchor_share > 0:
+            players.anchor = copy.deepcopy(players.triggers).eval().requires_grad_(False)
         if iteration >= recipe.warmup_iterations:
             for _ in range(recipe.student_steps):
                 figures.update(student_step(players, optimizers["student"], recipe))
@@ -76,6 +79,11 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
         x = p.spec.normalise(p.generator.sample(recipe.batch_size))
         t = p.teacher(x)
         x_triggered = p.triggers(x)
+        if p.anchor is not None:
+            # triggers found against the untouched teacher stay in play: the live search drifts
+            # away from them once the student ignores them, and distillation would teach them back
+            anchored = int(recipe.anchor_share * x.shape[0])
+            x_triggered = torch.cat([p.anchor(x[:anchored]), x_triggered[anchored:]])
     p.student.requires_grad_(True)
     s = p.student(x)
     s_triggered = p.student(x_triggered)

@@ -106,3 +106,37 @@ def test_erase_backdoor_reports_every_iteration(tmp_path):
     assert "agreement" not in seen[0][1] and "agreement" in seen[1][1]   # warm-up: generators only
     assert set(result.final) == {"agreement", "teacher_trigger_flips", "student_trigger_flips"}
     assert not any(p.requires_grad for p in result.student.parameters())
+
+
+def test_anchored_triggers_take_their_share_of_the_student_batch(tmp_path):
+    players = _players(tmp_path)
+    seen = []
+
+    class Anchor(torch.nn.Module):
+        def forward(self, x):
+            seen.append(x.shape[0])
+            return x + 1.0
+
+    players.anchor = Anchor()
+    recipe = Recipe(batch_size=16, anchor_share=0.25)
+    optimizer = torch.optim.SGD(players.student.parameters(), lr=0.0)
+    student_step(players, optimizer, recipe)
+    assert seen == [4]
+
+
+def test_the_anchor_is_taken_when_the_warm_up_ends(tmp_path, monkeypatch):
+    import auditor.erasing as erasing
+
+    taken = {}
+    original = erasing.student_step
+
+    def spy(players, optimizer, recipe):
+        taken.setdefault("anchor", players.anchor)
+        return original(players, optimizer, recipe)
+
+    monkeypatch.setattr(erasing, "student_step", spy)
+    loaded = load_model(tiny_onnx(tmp_path))
+    recipe = Recipe(iterations=3, warmup_iterations=2, batch_size=8, student_steps=1)
+    erase_backdoor(Classifier(loaded.net, loaded.spec, 0), loaded.spec, recipe)
+    assert isinstance(taken["anchor"], TriggerSearch)
+    assert not any(p.requires_grad for p in taken["anchor"].parameters())
