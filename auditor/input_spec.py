@@ -67,13 +67,6 @@ class InputSpec:
             return x[:, 0]
         return x
 
-    def from_layout(self, x: torch.Tensor) -> torch.Tensor:
-        if self.layout == "NHWC":
-            return x.permute(0, 3, 1, 2)
-        if self.layout == "NHW":
-            return x[:, None]
-        return x
-
     def model_input_shape(self, batch: int) -> tuple[int, ...]:
         return tuple(self.to_layout(torch.empty(batch, *self.shape, device="meta")).shape)
 
