@@ -14,7 +14,7 @@ class Recipe:
     lr_student: float = 0.003         # SGD, momentum 0.9, weight decay 5e-4
     lr_generator: float = 1e-3        # Adam
     lr_trigger: float = 1e-3          # Adam, every trigger family
-    reg_weight: float = 0.3           # λ, weight of the trigger-consistency penalty
+    reg_weight: float = 0.5           # λ, weight of the trigger-consistency penalty
     tv_weight: float = 1e-4           # total-variation (l2) prior on synthetic images
     disagreement_weight: float = 0.0  # weight of G's adversarial term mean|S(G(z)) - T(G(z))|
     class_weight: float = 1.0         # cross-entropy of T on each image's drawn class (G's balance)
