@@ -1,7 +1,6 @@
 """Each converter and graph pass we add, on a single-node ONNX model, against onnxruntime."""
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 import torch
