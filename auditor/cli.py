@@ -83,6 +83,7 @@ _RECIPE_OPTIONS = [
     ("--batch-size", int, "Synthetic images per step."),
     ("--student-steps", int, "Student updates per iteration."),
     ("--lr-student", float, "Student SGD learning rate."),
+    ("--student-ramp", int, "Iterations over which the student's learning rate rises from 0."),
     ("--lr-generator", float, "Image generator Adam learning rate."),
     ("--lr-trigger", float, "Trigger generators' Adam learning rate."),
     ("--reg-weight", float, "Weight of the trigger-consistency penalty (lambda); 0 = plain distillation."),

@@ -24,6 +24,7 @@ class Recipe:
     additive_epsilon: float = 0.1     # largest amplitude (pixels) of an additive trigger; 0 disables
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
+    student_ramp: int = 0             # the student's lr rises linearly over this many iterations
     seed: int = 0
 
     @classmethod
