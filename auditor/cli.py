@@ -84,6 +84,7 @@ _RECIPE_OPTIONS = [
     ("--student-steps", int, "Student updates per iteration."),
     ("--lr-student", float, "Student SGD learning rate."),
     ("--student-ramp", int, "Iterations over which the student's learning rate rises from 0."),
+    ("--tether-weight", float, "Pull of the student's weights towards the suspect model's (L2-SP)."),
     ("--lr-generator", float, "Image generator Adam learning rate."),
     ("--lr-trigger", float, "Trigger generators' Adam learning rate."),
     ("--reg-weight", float, "Weight of the trigger-consistency penalty (lambda); 0 = plain distillation."),

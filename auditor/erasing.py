@@ -95,6 +95,8 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
     loss = student_objective(s, t, s_triggered, recipe.reg_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if recipe.tether_weight:
+        _tether(p.student, p.teacher, recipe.tether_weight)
     optimizer.step()
     p.student.requires_grad_(False)
     with torch.no_grad():
@@ -136,6 +138,16 @@ def trigger_step(p: Players, optimizer, recipe: Recipe) -> dict:
     optimizer.step()
     p.triggers.observe((s_triggered.detach() - s).abs().mean(1))
     return {"trigger": loss.item()}
+
+
+@torch.no_grad()
+def _tether(student: nn.Module, teacher: nn.Module, weight: float) -> None:
+    """Adds the gradient of weight/2 · ||θ_S - θ_T||² (L2-SP). Synthetic images pin the student
+    down only where they lie; real images lie elsewhere, and a student free to drift there lost
+    clean accuracy while the penalty and distillation agreed on every synthetic image."""
+    for mine, theirs in zip(student.parameters(), teacher.parameters()):
+        if mine.grad is not None:
+            mine.grad.add_(mine - theirs, alpha=weight)
 
 
 @torch.no_grad()

@@ -25,6 +25,7 @@ class Recipe:
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
     student_ramp: int = 0             # the student's lr rises linearly over this many iterations
+    tether_weight: float = 0.0        # L2 pull of the student's weights towards the teacher's (L2-SP)
     seed: int = 0
 
     @classmethod

@@ -1,16 +1,19 @@
 """Quality benchmark: does `auditor clean` erase real backdoors, and is the regulariser why?
 
 For each attack, builds a backdoored digits classifier (auditor/examples/digits.py, fixed
-seeds), writes it to ONNX, then runs the CLI twice on it: `auditor clean` with the default recipe,
-and the same run with `--reg-weight 0` (plain data-free distillation, which should keep the
-backdoor). Prints a table of ACC / ASR before and after, writes it as JSON.
+seeds), writes it to ONNX, then runs the CLI on it: `auditor clean` with the default recipe
+once per seed, and the same run with `--reg-weight 0` (plain data-free distillation, which
+should keep the backdoor). Prints a table of ACC / ASR before and after, writes it as JSON.
 
-    python benchmarks/quality.py [--attacks badnets blend sig] [--iterations N] [--out DIR]
+    python benchmarks/quality.py [--attacks badnets blend sig corner4] [--seeds 0 1] [--jobs 2]
+                                [--iterations N] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import os
 import json
 import platform
 import subprocess
@@ -42,51 +45,85 @@ def score(model_path: Path, data_path: Path, trigger: PixelTrigger) -> dict:
     return evaluate(runner.predict, data, trigger).as_dict()
 
 
-def clean(model_path: Path, out_path: Path, extra: list[str]) -> float:
+def clean(model_path: Path, out_path: Path, extra: list[str], threads: int) -> float:
     command = [sys.executable, "-m", "auditor.cli", "clean", str(model_path), "-o", str(out_path),
                "--preset", "mnist", "-q", *extra]
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
     return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--attacks", nargs="+", default=["badnets", "blend", "sig"],
-                        choices=digits.ATTACKS)
+    parser.add_argument("--attacks", nargs="+", default=list(digits.ATTACKS), choices=digits.ATTACKS)
     parser.add_argument("--iterations", type=int, default=Recipe().iterations)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the run (models: seed 0)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1],
+                        help="seeds of the `auditor clean` runs; the --reg-weight 0 run uses the "
+                             "first (models: seed 0)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="CLI runs at once, the CPU threads split between them (times are "
+                             "then per run on fewer threads)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    threads = max(1, torch.get_num_threads() // args.jobs)
+    rows, runs = {}, []
     for attack in args.attacks:
         model_path, data_path, trigger = build(attack, args.out, seed=0)
-        row = {"attack": attack, "backdoored": score(model_path, data_path, trigger)}
-        for name, extra in (("auditor", []), ("no_regulariser", ["--reg-weight", "0"])):
-            out_path = args.out / f"{attack}-{name}.onnx"
-            seconds = clean(model_path, out_path, ["--iterations", str(args.iterations),
-                                                   "--seed", str(args.seed), *extra])
-            row[name] = {**score(out_path, data_path, trigger), "seconds": round(seconds, 1)}
-        rows.append(row)
-        _print_row(row)
-    payload = {"benchmark": "quality", "iterations": args.iterations, "seed": args.seed,
+        rows[attack] = {"attack": attack, "backdoored": score(model_path, data_path, trigger),
+                        "auditor": []}
+        runs += [(attack, model_path, data_path, trigger, "auditor", seed, []) for seed in args.seeds]
+        runs.append((attack, model_path, data_path, trigger, "no_regulariser", args.seeds[0],
+                     ["--reg-weight", "0"]))
+
+    def run(job):
+        attack, model_path, data_path, trigger, name, seed, extra = job
+        out_path = args.out / f"{attack}-{name}-{seed}.onnx"
+        seconds = clean(model_path, out_path, ["--iterations", str(args.iterations),
+                                               "--seed", str(seed), *extra], threads=threads)
+        return attack, name, {**score(out_path, data_path, trigger), "seed": seed,
+                              "seconds": round(seconds, 1)}
+
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        for attack, name, result in pool.map(run, runs):
+            if name == "auditor":
+                rows[attack]["auditor"].append(result)
+            else:
+                rows[attack][name] = result
+                _print_row(rows[attack])
+    rows = list(rows.values())
+    summary = summarise(rows)
+    print(f"\nworst ACC drop {summary['acc_drop_max']:.1f} points, worst ASR "
+          f"{summary['asr_max']:.1f} %: target (2 / 5) {'met' if summary['meets_target'] else 'missed'}, "
+          f"goal (1 / 2) {'met' if summary['meets_goal'] else 'missed'}")
+    payload = {"benchmark": "quality", "iterations": args.iterations, "seeds": args.seeds,
                "recipe": Recipe().with_overrides(iterations=args.iterations).as_dict(),
-               "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.platform(),
+               "machine": {"cpu_threads": torch.get_num_threads(), "jobs": args.jobs,
+                           "threads_per_run": threads, "platform": platform.platform(),
                            "torch": torch.__version__},
-               "rows": rows}
+               "summary": summary, "rows": rows}
     (args.out / "quality.json").write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"\nwritten to {args.out / 'quality.json'}")
+    print(f"written to {args.out / 'quality.json'}")
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Worst ACC drop (points) and worst ASR (%) over every attack and seed, against the bars."""
+    drops = [100 * (row["backdoored"]["acc"] - run["acc"]) for row in rows for run in row["auditor"]]
+    asrs = [100 * (run["asr"] or 0) for row in rows for run in row["auditor"]]
+    worst_drop, worst_asr = round(max(drops), 2), round(max(asrs), 2)
+    return {"acc_drop_max": worst_drop, "asr_max": worst_asr,
+            "acc_drop_mean": round(sum(drops) / len(drops), 2),
+            "asr_mean": round(sum(asrs) / len(asrs), 2),
+            "meets_target": worst_drop <= 2 and worst_asr <= 5,
+            "meets_goal": worst_drop <= 1 and worst_asr <= 2}
 
 
 def _print_row(row: dict) -> None:
-    if not hasattr(_print_row, "header"):
-        _print_row.header = True
-        print(f"{'attack':<9} {'backdoored ACC/ASR':>19} {'auditor ACC/ASR':>17} {'time':>6} "
-              f"{'reg-weight 0 ACC/ASR':>21}")
     pct = lambda s: f"{100 * s['acc']:.1f}/{100 * (s['asr'] or 0):.1f}"   # noqa: E731
-    print(f"{row['attack']:<9} {pct(row['backdoored']):>19} {pct(row['auditor']):>17} "
-          f"{row['auditor']['seconds']:>5.0f}s {pct(row['no_regulariser']):>21}", flush=True)
+    runs = "  ".join(f"seed {r['seed']}: {pct(r)} ({r['seconds']:.0f} s)" for r in row["auditor"])
+    print(f"{row['attack']:<8} backdoored {pct(row['backdoored'])}  auditor {runs}  "
+          f"reg-weight 0: {pct(row['no_regulariser'])}", flush=True)
 
 
 if __name__ == "__main__":

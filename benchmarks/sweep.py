@@ -40,7 +40,9 @@ def parse_overrides(pairs: list[str]) -> dict:
         if key not in fields:
             raise SystemExit(f"--set {pair}: Recipe has no field {key!r}")
         default = getattr(Recipe(), key)
-        if isinstance(default, tuple):
+        if isinstance(default, bool):
+            overrides[key] = value.lower() in ("1", "true", "yes")
+        elif isinstance(default, tuple):
             overrides[key] = tuple(float(v) for v in value.split(",") if v)
         elif default is None or isinstance(default, int) and not isinstance(default, bool):
             overrides[key] = int(value) if value != "None" else None

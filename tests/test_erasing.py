@@ -140,3 +140,20 @@ def test_the_anchor_is_taken_when_the_warm_up_ends(tmp_path, monkeypatch):
     erase_backdoor(Classifier(loaded.net, loaded.spec, 0), loaded.spec, recipe)
     assert isinstance(taken["anchor"], TriggerSearch)
     assert not any(p.requires_grad for p in taken["anchor"].parameters())
+
+
+def _distance_to_teacher(players) -> float:
+    return float(sum(((s - t) ** 2).sum() for s, t in
+                     zip(players.student.parameters(), players.teacher.parameters())).sqrt())
+
+
+@pytest.mark.parametrize("tether", [0.0, 10.0])
+def test_the_tether_pulls_the_student_back_to_the_teacher(tmp_path, tether):
+    # one plain SGD step: the tether alone would leave 1 - lr·weight = 0.5 of the distance, and
+    # the distillation step (L1, small gradients) moves the weights little either way
+    players = _players(tmp_path)
+    before = _distance_to_teacher(players)
+    optimizer = torch.optim.SGD(players.student.parameters(), lr=0.05)
+    student_step(players, optimizer, Recipe(batch_size=8, reg_weight=0.0, tether_weight=tether))
+    ratio = _distance_to_teacher(players) / before
+    assert (ratio < 0.6) if tether else (ratio > 0.9)
