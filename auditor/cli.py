@@ -94,6 +94,7 @@ _RECIPE_OPTIONS = [
     ("--patch-size", int, "Smallest trigger patch, in pixels (default 5 px per 32 px)."),
     ("--blend-alpha", float, "Largest blend weight of full-image triggers; 0 disables them."),
     ("--additive-epsilon", float, "Largest amplitude of additive triggers, in pixels; 0 disables."),
+    ("--clamp-triggers", bool, "Keep triggered images within the pixel range (the paper does not)."),
     ("--anchor-share", float, "Share of triggered images drawn from the search as the warm-up left it."),
     ("--seed", int, "Random seed; the same seed on the same machine gives the same file."),
 ]
@@ -101,8 +102,11 @@ _RECIPE_OPTIONS = [
 
 def recipe_options(command):
     for flag, kind, text in reversed(_RECIPE_OPTIONS):
-        command = click.option(flag, type=click.IntRange(min=0) if kind is int else kind,
-                               help=text)(command)
+        if kind is bool:
+            command = click.option(f"{flag}/--no-{flag[2:]}", default=None, help=text)(command)
+        else:
+            command = click.option(flag, type=click.IntRange(min=0) if kind is int else kind,
+                                   help=text)(command)
     command = click.option("--recipe", "recipe_name", type=click.Choice(["default", "paper"]),
                            default="default", show_default=True,
                            help="Starting hyperparameters: ours, or the DHBE paper's.")(command)

@@ -172,7 +172,8 @@ def _make_players(teacher, spec, recipe, device) -> Players:
     patch = recipe.patch_size or default_patch_size(spec)
     sizes = sorted({min(round(patch * k), spec.height, spec.width) for k in recipe.patch_scales})
     triggers = TriggerSearch.build(spec, patch_sizes=sizes, blend_alpha=recipe.blend_alpha,
-                                   additive_epsilon=recipe.additive_epsilon).to(device).train()
+                                   additive_epsilon=recipe.additive_epsilon,
+                                   clamp=recipe.clamp_triggers).to(device).train()
     return Players(teacher, student, generator, triggers, spec)
 
 

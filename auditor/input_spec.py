@@ -59,6 +59,16 @@ class InputSpec:
         std = self.std_tensor(pixels.device).view(1, -1, 1, 1)
         return (pixels - mean) / std
 
+    def denormalise(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of `normalise`: model inputs N × C × H × W → pixels."""
+        mean = self.mean_tensor(x.device).view(1, -1, 1, 1)
+        std = self.std_tensor(x.device).view(1, -1, 1, 1)
+        return x * std + mean
+
+    def clamp_to_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised N × C × H × W → the nearest input whose pixels lie in [0, 1]."""
+        return self.normalise(self.denormalise(x).clamp(0, 1))
+
     def to_layout(self, x: torch.Tensor) -> torch.Tensor:
         """N × C × H × W → the model's own layout."""
         if self.layout == "NHWC":

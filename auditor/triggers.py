@@ -96,8 +96,7 @@ class _FullImageTrigger(nn.Module):
 
 class BlendTrigger(_FullImageTrigger):
     def delta(self, q, x, spec):
-        pixels = x * spec.std_tensor(x.device).view(1, -1, 1, 1) + spec.mean_tensor(x.device).view(1, -1, 1, 1)
-        return self.bound * (q - pixels)
+        return self.bound * (q - spec.denormalise(x))
 
     def describe(self) -> str:
         return f"blend alpha<={self.bound:g}"
@@ -114,26 +113,29 @@ class AdditiveTrigger(_FullImageTrigger):
 class TriggerSearch(nn.Module):
     """All trigger families; `forward` perturbs each its share of the batch."""
 
-    def __init__(self, spec: InputSpec, families: list[nn.Module]):
+    def __init__(self, spec: InputSpec, families: list[nn.Module], clamp: bool = False):
         super().__init__()
         if not families:
             raise ValueError("the trigger search needs at least one family")
-        self.spec = spec
+        self.spec, self.clamp = spec, clamp
         self.families = nn.ModuleList(families)
 
     @classmethod
-    def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float):
+    def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float,
+              clamp: bool = False):
         families = [PatchTrigger(spec, s) for s in patch_sizes]
         if blend_alpha > 0:
             families.append(BlendTrigger(spec, blend_alpha))
         if additive_epsilon > 0:
             families.append(AdditiveTrigger(spec, additive_epsilon))
-        return cls(spec, families)
+        return cls(spec, families, clamp)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shares = x.tensor_split(len(self.families))
-        return torch.cat([family(share, self.spec)
-                          for family, share in zip(self.families, shares) if share.shape[0]])
+        triggered = torch.cat([family(share, self.spec)
+                               for family, share in zip(self.families, shares) if share.shape[0]])
+        # A trigger is something an image can carry; the paper leaves pixels unclamped.
+        return self.spec.clamp_to_pixels(triggered) if self.clamp else triggered
 
     @torch.no_grad()
     def observe(self, shift: torch.Tensor) -> None:

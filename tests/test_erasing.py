@@ -35,6 +35,19 @@ def test_every_trigger_family_stays_within_its_bound():
     assert ((additive - x) * std).abs().max() <= 0.05 + 1e-5
 
 
+@pytest.mark.parametrize("clamp", [False, True])
+def test_clamped_triggers_stay_within_the_pixel_range(clamp):
+    torch.manual_seed(0)
+    search = TriggerSearch.build(SPEC, patch_sizes=[3], blend_alpha=0.2, additive_epsilon=0.3,
+                                 clamp=clamp)
+    for family in search.families:   # make every family push hard, both ways
+        for p in family.parameters():
+            p.data.normal_(0, 3)
+    pixels = SPEC.denormalise(search(SPEC.normalise(torch.rand(60, *SPEC.shape))))
+    inside = (pixels >= -1e-5).all() and (pixels <= 1 + 1e-5).all()
+    assert inside if clamp else not inside
+
+
 def test_the_search_splits_one_batch_between_families():
     search = TriggerSearch.build(SPEC, patch_sizes=[2, 4], blend_alpha=0.2, additive_epsilon=0.1)
     x = SPEC.normalise(torch.rand(10, *SPEC.shape))
