@@ -94,6 +94,7 @@ _RECIPE_OPTIONS = [
     ("--patch-size", int, "Smallest trigger patch, in pixels (default 5 px per 32 px)."),
     ("--blend-alpha", float, "Largest blend weight of full-image triggers; 0 disables them."),
     ("--additive-epsilon", float, "Largest amplitude of additive triggers, in pixels; 0 disables."),
+    ("--targeted-search", bool, "Search for triggers that send every image to one class."),
     ("--clamp-triggers", bool, "Keep triggered images within the pixel range (the paper does not)."),
     ("--anchor-share", float, "Share of triggered images drawn from the search as the warm-up left it."),
     ("--seed", int, "Random seed; the same seed on the same machine gives the same file."),

@@ -22,6 +22,7 @@ class Recipe:
     patch_scales: tuple[float, ...] = (1.0, 1.5)   # patch families, in multiples of patch_size
     blend_alpha: float = 0.2          # largest blend weight of a full-image trigger; 0 disables
     additive_epsilon: float = 0.1     # largest amplitude (pixels) of an additive trigger; 0 disables
+    targeted_search: bool = False     # triggers raise one class for the whole batch (else: any shift)
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run

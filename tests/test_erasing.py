@@ -3,7 +3,8 @@ import copy
 import pytest
 import torch
 
-from auditor.erasing import Players, erase_backdoor, generator_step, student_step, trigger_step
+from auditor.erasing import (Players, class_rise, erase_backdoor, generator_step, student_step,
+                             trigger_step)
 from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
 from auditor.recipe import Recipe
@@ -170,3 +171,25 @@ def test_the_tether_pulls_the_student_back_to_the_teacher(tmp_path, tether):
     student_step(players, optimizer, Recipe(batch_size=8, reg_weight=0.0, tether_weight=tether))
     ratio = _distance_to_teacher(players) / before
     assert (ratio < 0.6) if tether else (ratio > 0.9)
+
+
+def test_class_rise_rewards_sending_every_image_to_one_class():
+    # the same per-image change, once towards one class for all, once towards each image's own
+    s = torch.zeros(8, 4)
+    one_class, own_class = s.clone(), s.clone()
+    one_class[:, 2] = 5.0
+    own_class[torch.arange(8), torch.arange(8) % 4] = 5.0
+    assert class_rise(s, one_class, 1) > 3 * class_rise(s, own_class, 1)
+    # two families, each judged on its own half of the batch
+    halves = torch.cat([one_class[:4], own_class[4:]])
+    expected = (class_rise(s[:4], one_class[:4], 1) + class_rise(s[4:], own_class[4:], 1)) / 2
+    assert torch.allclose(class_rise(s, halves, 2), expected)
+
+
+def test_a_targeted_search_step_moves_the_trigger_players(tmp_path):
+    players = _players(tmp_path)
+    before = [p.clone() for p in players.triggers.parameters()]
+    recipe = Recipe(batch_size=16, targeted_search=True)
+    figures = trigger_step(players, torch.optim.Adam(players.triggers.parameters()), recipe)
+    assert figures["trigger"] < 0     # a rise, maximised
+    assert all(not torch.equal(a, b) for a, b in zip(before, players.triggers.parameters()))
