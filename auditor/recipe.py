@@ -22,7 +22,7 @@ class Recipe:
     patch_scales: tuple[float, ...] = (1.0, 1.5)   # patch families, in multiples of patch_size
     blend_alpha: float = 0.2          # largest blend weight of a full-image trigger; 0 disables
     additive_epsilon: float = 0.1     # largest amplitude (pixels) of an additive trigger; 0 disables
-    targeted_search: bool = False     # triggers raise one class for the whole batch (else: any shift)
+    targeted_search: bool = True      # full-image triggers scored by the one class they raise
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
@@ -35,6 +35,7 @@ class Recipe:
         """DHBE as published: one 5 px (on 32 px) patch family, no warm-up or class balance."""
         fields = dict(iterations=300 * 50, warmup_iterations=0, batch_size=256, lr_student=0.1,
                       reg_weight=0.1, disagreement_weight=1.0, class_weight=0.0, anchor_share=0.0,
+                      targeted_search=False,
                       patch_scales=(1.0,), blend_alpha=0.0,
                       additive_epsilon=0.0)
         fields.update(overrides)
