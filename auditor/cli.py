@@ -95,6 +95,8 @@ _RECIPE_OPTIONS = [
     ("--blend-alpha", float, "Largest blend weight of full-image triggers; 0 disables them."),
     ("--additive-epsilon", float, "Largest amplitude of additive triggers, in pixels; 0 disables."),
     ("--targeted-search", bool, "Search for triggers that send every image to one class."),
+    ("--patch-probe", bool, "Probe every patch position with fixed patterns when the warm-up ends."),
+    ("--probe-images", int, "Synthetic images the patch probe uses."),
     ("--clamp-triggers", bool, "Keep triggered images within the pixel range (the paper does not)."),
     ("--anchor-share", float, "Share of triggered images drawn from the search as the warm-up left it."),
     ("--seed", int, "Random seed; the same seed on the same machine gives the same file."),

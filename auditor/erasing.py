@@ -64,6 +64,11 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
     for iteration in range(recipe.iterations):
         figures = {}
         _set_learning_rates(optimizers, recipe, iteration)
+        if iteration == recipe.warmup_iterations and recipe.patch_probe:
+            # the generator's images at the end of the warm-up, not before: probed at its midpoint
+            # the patterns raised some class nearly everywhere and the planted corner was missed
+            with torch.no_grad():
+                players.triggers.probe(players.teacher, players.generator.sample(recipe.probe_images))
         if iteration == recipe.warmup_iterations and recipe.anchor_share > 0:
             players.anchor = copy.deepcopy(players.triggers).eval().requires_grad_(False)
         if iteration >= recipe.warmup_iterations:
@@ -164,8 +169,9 @@ def class_rise(s: torch.Tensor, s_triggered: torch.Tensor, families: int) -> tor
 @torch.no_grad()
 def _tether(student: nn.Module, teacher: nn.Module, weight: float) -> None:
     """Adds the gradient of weight/2 · ||θ_S - θ_T||² (L2-SP). Synthetic images pin the student
-    down only where they lie; real images lie elsewhere, and a student free to drift there lost
-    clean accuracy while the penalty and distillation agreed on every synthetic image."""
+    down only where they lie, and real images lie elsewhere; the tether keeps the student near
+    the teacher there too. Off by default: the two runs measured were no better on balance
+    (benchmarks/results/sweeps.md)."""
     for mine, theirs in zip(student.parameters(), teacher.parameters()):
         if mine.grad is not None:
             mine.grad.add_(mine - theirs, alpha=weight)

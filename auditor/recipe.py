@@ -22,7 +22,9 @@ class Recipe:
     patch_scales: tuple[float, ...] = (1.0, 1.5)   # patch families, in multiples of patch_size
     blend_alpha: float = 0.2          # largest blend weight of a full-image trigger; 0 disables
     additive_epsilon: float = 0.1     # largest amplitude (pixels) of an additive trigger; 0 disables
-    targeted_search: bool = True      # full-image triggers scored by the one class they raise
+    targeted_search: bool = True      # triggers scored by the one class they raise (else: any shift)
+    patch_probe: bool = False         # fixed patterns placed everywhere show the patches where to go
+    probe_images: int = 32            # synthetic images the probe pastes each pattern on
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run

@@ -15,6 +15,8 @@ between the families, so searching them all costs one student forward, as DHBE's
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -43,6 +45,7 @@ class PatchTrigger(nn.Module):
         self.grid = (spec.height - size + 1, spec.width - size + 1)
         self.register_buffer("shift_sum", torch.zeros(self.grid[0] * self.grid[1]))
         self.register_buffer("visits", torch.zeros(self.grid[0] * self.grid[1]))
+        self.prior = None             # per-position probe scores, see `probe`
         self.last_positions = None
 
     def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
@@ -56,13 +59,55 @@ class PatchTrigger(nn.Module):
 
     def _sample_positions(self, batch: int, device) -> torch.Tensor:
         n = self.grid[0] * self.grid[1]
-        uniform = torch.randint(0, n, (batch,), device=device)
-        if not bool((self.visits > 0).any()):
-            return uniform
-        score = self.position_scores()
+        draws = [torch.randint(0, n, (batch,), device=device)]
+        if bool((self.visits > 0).any()):
+            draws.append(self._draw(self.position_scores(), batch))
+        if self.prior is not None:
+            draws.append(self._draw(self.prior, batch))
+        # sample i takes its position from draw i mod len(draws): uniform, bandit, probe
+        which = torch.arange(batch, device=device) % len(draws)
+        return torch.stack(draws).gather(0, which[None])[0]
+
+    def _draw(self, score: torch.Tensor, batch: int) -> torch.Tensor:
         weights = torch.softmax(score / (self.temperature * score.mean().clamp_min(1e-6)), 0)
-        targeted = torch.multinomial(weights, batch, replacement=True)
-        return torch.where(torch.arange(batch, device=device) % 2 == 0, targeted, uniform)
+        return torch.multinomial(weights, batch, replacement=True)
+
+    @torch.no_grad()
+    def probe(self, model, pixels: torch.Tensor, spec: InputSpec, max_positions: int = 256) -> None:
+        """Scores positions with fixed patterns before the learned patch knows where to look.
+
+        The bandit learns where to place patches only from where its own patches, still noise
+        early on, happened to move the student; on the corner-patch digits model it never found
+        the corner on two seeds of three (ASR 48 and 81 % after cleaning). Solid and checkered
+        patches pasted everywhere on synthetic images find it at once: the planted corner raised
+        the target's probability by 0.94 on average, the median position by 0.47-0.71. A
+        position's score is the largest such class rise over the patterns; positions are probed
+        on a grid of at most `max_positions`, and the others take their nearest probed one's."""
+        stride = max(1, math.ceil(math.sqrt(self.grid[0] * self.grid[1] / max_positions)))
+        rows = torch.arange(0, self.grid[0], stride, device=pixels.device)
+        cols = torch.arange(0, self.grid[1], stride, device=pixels.device)
+        x = spec.normalise(pixels)
+        before = model(x).softmax(1).mean(0)
+        grid_rows, grid_cols = (g.flatten() for g in torch.meshgrid(rows, cols, indexing="ij"))
+        best = torch.zeros(len(grid_rows), device=x.device)
+        h = torch.arange(pixels.shape[2], device=x.device).view(1, 1, -1, 1)
+        w = torch.arange(pixels.shape[3], device=x.device).view(1, 1, 1, -1)
+        per_chunk = max(1, 1024 // x.shape[0])          # positions per forward pass
+        for pattern in range(4):                         # white, black, checker, its inverse
+            for start in range(0, len(grid_rows), per_chunk):
+                r = grid_rows[start:start + per_chunk].view(-1, 1, 1, 1)
+                c = grid_cols[start:start + per_chunk].view(-1, 1, 1, 1)
+                # the patch replaces the pixels it covers, as a stamped trigger does
+                inside = ((h >= r) & (h < r + self.size) & (w >= c) & (w < c + self.size)).float()
+                value = (1 - pattern) * torch.ones_like(inside) if pattern < 2 else \
+                    ((h + w - r - c + pattern) % 2).float()
+                stamped = pixels[None] * (1 - inside[:, None]) + (value * inside)[:, None]
+                out = model(spec.normalise(stamped.flatten(0, 1)))
+                rise = out.softmax(1).view(len(r), x.shape[0], -1).mean(1) - before
+                best[start:start + len(r)] = torch.maximum(best[start:start + len(r)], rise.amax(1))
+        nearest_row = (torch.arange(self.grid[0], device=x.device) / stride).round().long().clamp(max=len(rows) - 1)
+        nearest_col = (torch.arange(self.grid[1], device=x.device) / stride).round().long().clamp(max=len(cols) - 1)
+        self.prior = best.view(len(rows), len(cols))[nearest_row][:, nearest_col].flatten().clamp_min(0)
 
     def position_scores(self) -> torch.Tensor:
         """Mean shift caused at each position; unvisited positions get the overall mean."""
@@ -136,6 +181,13 @@ class TriggerSearch(nn.Module):
                                for family, share in zip(self.families, shares) if share.shape[0]])
         # A trigger is something an image can carry; the paper leaves pixels unclamped.
         return self.spec.clamp_to_pixels(triggered) if self.clamp else triggered
+
+    @torch.no_grad()
+    def probe(self, model, pixels: torch.Tensor) -> None:
+        """Give every patch family a map of where fixed patterns move `model` (PatchTrigger.probe)."""
+        for family in self.families:
+            if hasattr(family, "probe"):
+                family.probe(model, pixels, self.spec)
 
     @torch.no_grad()
     def observe(self, shift: torch.Tensor) -> None:

@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1,
                         help="CLI runs at once, the CPU threads split between them (times are "
                              "then per run on fewer threads)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     threads = max(1, torch.get_num_threads() // args.jobs)

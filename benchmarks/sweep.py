@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--every", type=int, default=50, help="score the student this often")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one thread each")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
     args = parser.parse_args()
     overrides = parse_overrides(args.overrides)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -193,3 +193,39 @@ def test_a_targeted_search_step_moves_the_trigger_players(tmp_path):
     figures = trigger_step(players, torch.optim.Adam(players.triggers.parameters()), recipe)
     assert figures["trigger"] < 0     # a rise, maximised
     assert all(not torch.equal(a, b) for a, b in zip(before, players.triggers.parameters()))
+
+
+class _CornerBackdoor(torch.nn.Module):
+    """Class 2 when the top-left 3 × 3 pixels are bright (a planted white patch), else noise."""
+
+    def forward(self, x):
+        pixels = SPEC.denormalise(x)
+        corner = pixels[:, :, :3, :3].mean((1, 2, 3))
+        logits = torch.zeros(x.shape[0], SPEC.num_classes)
+        logits[:, 2] = 20 * (corner - 0.8)
+        return logits + 0.01 * pixels.mean((1, 2, 3))[:, None]
+
+
+def test_the_patch_probe_finds_the_planted_corner_and_sends_patches_there():
+    torch.manual_seed(0)
+    family = PatchTrigger(SPEC, 3)
+    family.probe(_CornerBackdoor(), 0.5 * torch.rand(16, *SPEC.shape), SPEC)
+    assert int(family.prior.argmax()) == 0                      # row 0, column 0
+    assert family.prior[0] > 0.5 and family.prior[1:].max() < 0.5 * family.prior[0]
+    family(SPEC.normalise(torch.rand(300, *SPEC.shape)), SPEC)
+    # without bandit observations: half uniform (1/80 each), half from the probe's map
+    assert (family.last_positions == 0).float().mean() > 0.2
+
+
+def test_the_probe_grid_is_coarser_on_large_images():
+    spec = InputSpec(1, 64, 64, num_classes=4)
+    family = PatchTrigger(spec, 3)
+    calls = []
+
+    def model(x):
+        calls.append(x.shape[0])
+        return torch.zeros(x.shape[0], 4)
+
+    family.probe(model, torch.rand(4, 1, 64, 64), spec, max_positions=100)
+    assert family.prior.shape == (62 * 62,)
+    assert sum(calls) - 4 <= 4 * 4 * 100        # 4 patterns × 4 images × at most 100 positions
