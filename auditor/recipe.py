@@ -23,7 +23,7 @@ class Recipe:
     blend_alpha: float = 0.2          # largest blend weight of a full-image trigger; 0 disables
     additive_epsilon: float = 0.1     # largest amplitude (pixels) of an additive trigger; 0 disables
     targeted_search: bool = True      # triggers scored by the one class they raise (else: any shift)
-    patch_probe: bool = False         # fixed patterns placed everywhere show the patches where to go
+    patch_probe: bool = True          # fixed patterns stamped everywhere show the patches where to go
     probe_images: int = 32            # synthetic images the probe pastes each pattern on
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
@@ -37,7 +37,7 @@ class Recipe:
         """DHBE as published: one 5 px (on 32 px) patch family, no warm-up or class balance."""
         fields = dict(iterations=300 * 50, warmup_iterations=0, batch_size=256, lr_student=0.1,
                       reg_weight=0.1, disagreement_weight=1.0, class_weight=0.0, anchor_share=0.0,
-                      targeted_search=False,
+                      targeted_search=False, patch_probe=False,
                       patch_scales=(1.0,), blend_alpha=0.0,
                       additive_epsilon=0.0)
         fields.update(overrides)
