@@ -68,7 +68,8 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
             # the generator's images at the end of the warm-up, not before: probed at its midpoint
             # the patterns raised some class nearly everywhere and the planted corner was missed
             with torch.no_grad():
-                players.triggers.probe(players.teacher, players.generator.sample(recipe.probe_images))
+                images = players.generator.sample(min(recipe.probe_images, recipe.batch_size))
+                players.triggers.probe(players.teacher, images)
         if iteration == recipe.warmup_iterations and recipe.anchor_share > 0:
             players.anchor = copy.deepcopy(players.triggers).eval().requires_grad_(False)
         if iteration >= recipe.warmup_iterations:

@@ -24,7 +24,7 @@ class Recipe:
     additive_epsilon: float = 0.1     # largest amplitude (pixels) of an additive trigger; 0 disables
     targeted_search: bool = True      # triggers scored by the one class they raise (else: any shift)
     patch_probe: bool = True          # fixed patterns stamped everywhere show the patches where to go
-    probe_images: int = 32            # synthetic images the probe pastes each pattern on
+    probe_images: int = 32            # synthetic images the probe stamps (at most batch_size)
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run

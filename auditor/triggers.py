@@ -92,7 +92,8 @@ class PatchTrigger(nn.Module):
         best = torch.zeros(len(grid_rows), device=x.device)
         h = torch.arange(pixels.shape[2], device=x.device).view(1, 1, -1, 1)
         w = torch.arange(pixels.shape[3], device=x.device).view(1, 1, 1, -1)
-        per_chunk = max(1, 1024 // x.shape[0])          # positions per forward pass
+        # positions per forward pass: at most 1024 images, and at most 2^24 input values
+        per_chunk = max(1, min(1024, 2**24 // pixels[0].numel()) // x.shape[0])
         for pattern in range(4):                         # white, black, checker, its inverse
             for start in range(0, len(grid_rows), per_chunk):
                 r = grid_rows[start:start + per_chunk].view(-1, 1, 1, 1)
