@@ -31,8 +31,9 @@ class PatchTrigger(nn.Module):
     Real patch backdoors fire only near where they were planted (the bundled BadNets model flips
     on 1 % of positions away from its corner), so uniform random placement meets the backdoor a
     few percent of the time. Positions are drawn from a running bandit instead: each position's
-    score is the decayed mean shift that patches placed there caused, and half the batch goes
-    where the scores are high (softmax at `temperature` times their mean), half uniformly.
+    score is the decayed mean shift that patches placed there caused, and part of the batch goes
+    where the scores are high (softmax at `temperature` times their mean), part uniformly, and
+    once `probe` has run, a third part where fixed patterns raised one class most.
     """
 
     def __init__(self, spec: InputSpec, size: int, latent_dim: int = 64, hidden: int = 256,
