@@ -119,8 +119,8 @@ def recipe_options(command):
 def _recipe(recipe_name: str, overrides: dict) -> Recipe:
     base = Recipe.paper() if recipe_name == "paper" else Recipe()
     recipe = base.with_overrides(**overrides)
-    if recipe.batch_size < 1 or recipe.student_steps < 1:
-        raise click.BadParameter("--batch-size and --student-steps must be at least 1")
+    if min(recipe.batch_size, recipe.student_steps, recipe.probe_images) < 1:
+        raise click.BadParameter("--batch-size, --student-steps and --probe-images must be at least 1")
     return recipe
 
 

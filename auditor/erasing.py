@@ -157,7 +157,7 @@ def class_rise(s: torch.Tensor, s_triggered: torch.Tensor, families: int) -> tor
 
     A backdoor sends nearly every image to its target. The untargeted shift mean|S(x ⊕ p) - S(x)|
     also rewards perturbations that push each image to its own nearest class: on the BadNets
-    digits model the blend and additive families it found flipped 70-78 % of the teacher's
+    digits model the blend and additive families it found flipped 68-78 % of the teacher's
     predictions on synthetic images, 0-9 % of them to the target, and the student was then
     penalised for following the teacher there. Scored this way they flip to the target (blend
     family: 91 %), and across 8 runs (4 attacks, 2 seeds) mean ASR fell from 22.8 to 16.8 %

@@ -78,8 +78,8 @@ class PatchTrigger(nn.Module):
         """Scores positions with fixed patterns before the learned patch knows where to look.
 
         The bandit learns where to place patches only from where its own patches, still noise
-        early on, happened to move the student; on the corner-patch digits model it never found
-        the corner on two seeds of three (ASR 48 and 81 % after cleaning). Solid and checkered
+        early on, happened to move the student; on the corner-patch digits model it missed the
+        corner on two seeds of three (ASR 48 and 81 % after cleaning). Solid and checkered
         patches pasted everywhere on synthetic images find it at once: the planted corner raised
         the target's probability by 0.94 on average, the median position by 0.47-0.71. A
         position's score is the largest such class rise over the patterns; positions are probed

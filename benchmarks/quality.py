@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import os
 import json
+import os
 import platform
 import subprocess
 import sys

@@ -100,6 +100,8 @@ def test_bad_input_gets_one_line_and_its_own_exit_status(tmp_path):
     one_line_error(run("clean", model, "-o", tmp_path / "nodir" / "o.onnx"), 1, "does not exist")
     one_line_error(run("clean", model, "-o", tmp_path / "o.onnx", "--mean", "0.1,0.2"), 2,
                    "--mean has 2 values but the model has 1 channel(s)")
+    result = run("clean", model, "-o", tmp_path / "o.onnx", "--probe-images", "0")
+    assert result.exit_code == 2 and "--probe-images must be at least 1" in result.output
     result = run("clean", model, "-o", tmp_path / "o.onnx", "--input-shape", "3x32")
     assert result.exit_code == 2 and "CxHxW" in result.output
     assert not (tmp_path / "o.onnx").exists()
