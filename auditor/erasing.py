@@ -4,7 +4,8 @@ The frozen teacher T is the suspect model; the student S starts as a copy of it.
 iteration, after the warm-up:
 
 1. student, `student_steps` times: x = G(z), triggered x ⊕ p from the trigger search;
-   minimise mean|S(x) - T(x)| + λ · mean|S(x ⊕ p) - sg(S(x))|
+   minimise mean|S(x) - T(x)| + λ · mean|S(x ⊕ p) - sg(S(x))|, over all images but a share of
+   those the teacher gives the suspect class (`find_suspect`, once, when the warm-up ends)
 2. image generator G: each image drawn for a class, minimise T's cross-entropy on that class
    plus a total-variation prior, minus `disagreement_weight` · mean|S(G(z)) - T(G(z))| (the
    paper's adversarial term; 0 by default, see the README)
@@ -40,6 +41,8 @@ class Players:
     triggers: TriggerSearch
     spec: InputSpec
     anchor: TriggerSearch | None = None   # the search as it stood when the warm-up ended
+    suspect: int | None = None            # the class the warm-up's triggers push images to, if any
+    suspect_rise: float | None = None     # how far they raised the top class, see find_suspect
 
 
 @dataclasses.dataclass
@@ -72,6 +75,8 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
                 players.triggers.probe(players.teacher, images)
         if iteration == recipe.warmup_iterations and recipe.anchor_share > 0:
             players.anchor = copy.deepcopy(players.triggers).eval().requires_grad_(False)
+        if iteration == recipe.warmup_iterations and recipe.suspect_rise > 0:
+            figures.update(find_suspect(players, recipe))
         if iteration >= recipe.warmup_iterations:
             for _ in range(recipe.student_steps):
                 figures.update(student_step(players, optimizers["student"], recipe))
@@ -99,6 +104,12 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
             x_triggered = torch.cat([p.anchor(x[:anchored]), x_triggered[anchored:]])
     p.student.requires_grad_(True)
     s = p.student(x)
+    if p.suspect is not None:
+        # the generator draws the suspect class with the trigger: distilling on all of those
+        # images teaches the erased backdoor back
+        keep = (t.argmax(1) != p.suspect) | (torch.rand(len(t), device=t.device) < recipe.suspect_share)
+        if keep.any():
+            s, t, x_triggered = s[keep], t[keep], x_triggered[keep]
     s_triggered = p.student(x_triggered)
     loss = student_objective(s, t, s_triggered, recipe.reg_weight)
     optimizer.zero_grad(set_to_none=True)
@@ -168,6 +179,25 @@ def class_rise(s: torch.Tensor, s_triggered: torch.Tensor, families: int) -> tor
 
 
 @torch.no_grad()
+def find_suspect(p: Players, recipe: Recipe) -> dict:
+    """The class the search's triggers (and the probe's strongest stamps) raise most on the
+    teacher, if it rises by `suspect_rise`."""
+    x = p.spec.normalise(p.generator.sample(recipe.batch_size))
+    search = p.anchor if p.anchor is not None else p.triggers
+    families = len(search.families)
+    before, after = p.teacher(x).softmax(1), p.teacher(search(x)).softmax(1)
+    rises = [share.mean(0) for share in (after - before).tensor_split(families) if share.shape[0]]
+    # a family's stamps take a share of its images only; the probe measured them on all
+    rises += [f.stamp_rise for f in search.families if getattr(f, "stamp_rise", None) is not None]
+    rise = torch.stack(rises).amax(0)
+    top = int(rise.argmax())
+    p.suspect = top if rise[top] >= recipe.suspect_rise else None
+    p.suspect_rise = rise[top].item()
+    return {"suspect_class": top, "suspect_rise": rise[top].item(),
+            "suspect": p.suspect is not None}
+
+
+@torch.no_grad()
 def _tether(student: nn.Module, teacher: nn.Module, weight: float) -> None:
     """Adds the gradient of weight/2 · ||θ_S - θ_T||² (L2-SP). Synthetic images pin the student
     down only where they lie, and real images lie elsewhere; the tether keeps the student near
@@ -180,13 +210,15 @@ def _tether(student: nn.Module, teacher: nn.Module, weight: float) -> None:
 
 @torch.no_grad()
 def final_figures(p: Players, recipe: Recipe) -> dict:
-    """How far the student still follows the teacher, and how often the last triggers the search
-    found flip each network's prediction, on a fresh synthetic batch."""
+    """The suspect class (None if no class stood out), how far the student still follows the
+    teacher, and how often the last triggers the search found flip each network's prediction, on
+    a fresh synthetic batch."""
     p.generator.eval()
     x = p.spec.normalise(p.generator.sample(recipe.batch_size))
     x_triggered = p.triggers(x)
     t, s = p.teacher(x).argmax(1), p.student(x).argmax(1)
-    return {"agreement": (s == t).float().mean().item(),
+    return {"suspect_class": p.suspect, "suspect_rise": p.suspect_rise,
+            "agreement": (s == t).float().mean().item(),
             "teacher_trigger_flips": (p.teacher(x_triggered).argmax(1) != t).float().mean().item(),
             "student_trigger_flips": (p.student(x_triggered).argmax(1) != s).float().mean().item()}
 
@@ -201,7 +233,8 @@ def _make_players(teacher, spec, recipe, device) -> Players:
     sizes = sorted({min(round(patch * k), spec.height, spec.width) for k in recipe.patch_scales})
     triggers = TriggerSearch.build(spec, patch_sizes=sizes, blend_alpha=recipe.blend_alpha,
                                    additive_epsilon=recipe.additive_epsilon,
-                                   clamp=recipe.clamp_triggers).to(device).train()
+                                   clamp=recipe.clamp_triggers,
+                                   stamp_every=recipe.stamp_every).to(device).train()
     return Players(teacher, student, generator, triggers, spec)
 
 

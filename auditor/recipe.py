@@ -27,6 +27,9 @@ class Recipe:
     probe_images: int = 32            # synthetic images the probe stamps (at most batch_size)
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
+    stamp_every: int = 4              # every n-th patch image carries a probe stamp (0: none)
+    suspect_rise: float = 0.5         # a class the warm-up's triggers raise this much is suspect (0: never)
+    suspect_share: float = 0.5        # share of images the teacher gives the suspect kept for distillation
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
     student_ramp: int = 0             # the student's lr rises linearly over this many iterations
     tether_weight: float = 0.0        # L2 pull of the student's weights towards the teacher's (L2-SP)
@@ -37,7 +40,7 @@ class Recipe:
         """DHBE as published: one 5 px (on 32 px) patch family, no warm-up or class balance."""
         fields = dict(iterations=300 * 50, warmup_iterations=0, batch_size=256, lr_student=0.1,
                       reg_weight=0.1, disagreement_weight=1.0, class_weight=0.0, anchor_share=0.0,
-                      targeted_search=False, patch_probe=False,
+                      targeted_search=False, patch_probe=False, stamp_every=0, suspect_rise=0.0,
                       patch_scales=(1.0,), blend_alpha=0.0,
                       additive_epsilon=0.0)
         fields.update(overrides)

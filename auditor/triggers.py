@@ -33,13 +33,16 @@ class PatchTrigger(nn.Module):
     few percent of the time. Positions are drawn from a running bandit instead: each position's
     score is the decayed mean shift that patches placed there caused, and part of the batch goes
     where the scores are high (softmax at `temperature` times their mean), part uniformly, and
-    once `probe` has run, a third part where fixed patterns raised one class most.
+    once `probe` has run, a third part where fixed patterns raised one class most. After the probe,
+    every `stamp_every`-th image carries one of its `stamp_count` strongest fixed stamps instead.
     """
 
     def __init__(self, spec: InputSpec, size: int, latent_dim: int = 64, hidden: int = 256,
-                 temperature: float = 0.1, decay: float = 0.9):
+                 temperature: float = 0.1, decay: float = 0.9, stamp_every: int = 0,
+                 stamp_count: int = 8):
         super().__init__()
         self.size, self.channels, self.latent_dim = size, spec.channels, latent_dim
+        self.stamp_every, self.stamp_count = stamp_every, stamp_count
         self.temperature, self.decay = temperature, decay
         self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2),
                                  nn.Linear(hidden, spec.channels * size * size), nn.Tanh())
@@ -47,6 +50,9 @@ class PatchTrigger(nn.Module):
         self.register_buffer("shift_sum", torch.zeros(self.grid[0] * self.grid[1]))
         self.register_buffer("visits", torch.zeros(self.grid[0] * self.grid[1]))
         self.prior = None             # per-position probe scores, see `probe`
+        self.stamps = None            # the probe's strongest (pattern, row, col) stamps
+        self.last_stamps = None
+        self.stamp_rise = None
         self.last_positions = None
 
     def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
@@ -56,7 +62,18 @@ class PatchTrigger(nn.Module):
         positions = self._sample_positions(batch, x.device)
         self.last_positions = positions
         rows, cols = positions // self.grid[1], positions % self.grid[1]
-        return trigger_paste(x, patch, rows, cols, 1.0 / spec.std_tensor(x.device))
+        out = trigger_paste(x, patch, rows, cols, 1.0 / spec.std_tensor(x.device))
+        if self.stamps is None or not self.stamp_every:
+            return out
+        # every stamp_every-th image carries one of the probe's strongest fixed stamps instead:
+        # the learned patch need not rediscover the planted pattern to keep it penalised
+        chosen = torch.arange(batch, device=x.device) % self.stamp_every == self.stamp_every - 1
+        pick = torch.randint(0, len(self.stamps[0]), (int(chosen.sum()),), device=x.device)
+        patterns, stamp_rows, stamp_cols = (v[pick] for v in self.stamps)
+        stamped = self.stamp(spec.denormalise(x[chosen]), patterns, stamp_rows, stamp_cols)
+        self.last_positions = positions.masked_scatter(chosen, stamp_rows * self.grid[1] + stamp_cols)
+        self.last_stamps = torch.stack([patterns, stamp_rows, stamp_cols], 1)
+        return out.masked_scatter(chosen[:, None, None, None].expand_as(out), spec.normalise(stamped))
 
     def _sample_positions(self, batch: int, device) -> torch.Tensor:
         n = self.grid[0] * self.grid[1]
@@ -91,25 +108,37 @@ class PatchTrigger(nn.Module):
         before = model(x).softmax(1).mean(0)
         grid_rows, grid_cols = (g.flatten() for g in torch.meshgrid(rows, cols, indexing="ij"))
         best = torch.zeros(len(grid_rows), device=x.device)
-        h = torch.arange(pixels.shape[2], device=x.device).view(1, 1, -1, 1)
-        w = torch.arange(pixels.shape[3], device=x.device).view(1, 1, 1, -1)
         # positions per forward pass: at most 1024 images, and at most 2^24 input values
         per_chunk = max(1, min(1024, 2**24 // pixels[0].numel()) // x.shape[0])
+        found = []                                       # (rise, pattern, row, col) per chunk
         for pattern in range(4):                         # white, black, checker, its inverse
             for start in range(0, len(grid_rows), per_chunk):
-                r = grid_rows[start:start + per_chunk].view(-1, 1, 1, 1)
-                c = grid_cols[start:start + per_chunk].view(-1, 1, 1, 1)
-                # the patch replaces the pixels it covers, as a stamped trigger does
-                inside = ((h >= r) & (h < r + self.size) & (w >= c) & (w < c + self.size)).float()
-                value = (1 - pattern) * torch.ones_like(inside) if pattern < 2 else \
-                    ((h + w - r - c + pattern) % 2).float()
-                stamped = pixels[None] * (1 - inside[:, None]) + (value * inside)[:, None]
+                r, c = grid_rows[start:start + per_chunk], grid_cols[start:start + per_chunk]
+                stamped = self.stamp(pixels[None], torch.full_like(r, pattern), r, c)
                 out = model(spec.normalise(stamped.flatten(0, 1)))
                 rise = out.softmax(1).view(len(r), x.shape[0], -1).mean(1) - before
                 best[start:start + len(r)] = torch.maximum(best[start:start + len(r)], rise.amax(1))
+                found += [(rise, torch.full_like(r, pattern), r, c)]
+        rise, patterns, found_rows, found_cols = (torch.cat(f) for f in zip(*found))
+        top = rise.amax(1).topk(min(self.stamp_count, len(rise))).indices
+        self.stamps = (patterns[top], found_rows[top], found_cols[top])
+        self.stamp_rise = rise[top[0]]         # per class: what the strongest stamp does
         nearest_row = (torch.arange(self.grid[0], device=x.device) / stride).round().long().clamp(max=len(rows) - 1)
         nearest_col = (torch.arange(self.grid[1], device=x.device) / stride).round().long().clamp(max=len(cols) - 1)
         self.prior = best.view(len(rows), len(cols))[nearest_row][:, nearest_col].flatten().clamp_min(0)
+
+    def stamp(self, pixels: torch.Tensor, patterns: torch.Tensor, rows: torch.Tensor,
+              cols: torch.Tensor) -> torch.Tensor:
+        """`pixels` (N × C × H × W, or 1 × ... to stamp one image P ways) with stamp i, the fixed
+        pattern `patterns[i]` at (`rows[i]`, `cols[i]`), on image i (broadcast: P × N × C × H × W).
+        The patch replaces the pixels it covers, as a planted trigger does. Patterns: 0 white,
+        1 black, 2 and 3 the two checkerboards."""
+        h = torch.arange(pixels.shape[-2], device=pixels.device).view(-1, 1)
+        w = torch.arange(pixels.shape[-1], device=pixels.device).view(1, -1)
+        r, c, k = (v.view(-1, *[1] * (pixels.dim() - 1)) for v in (rows, cols, patterns))
+        inside = ((h >= r) & (h < r + self.size) & (w >= c) & (w < c + self.size)).float()
+        value = torch.where(k == 0, 1.0, torch.where(k == 1, 0.0, ((h + w - r - c + k) % 2).float()))
+        return pixels * (1 - inside) + value * inside
 
     def position_scores(self) -> torch.Tensor:
         """Mean shift caused at each position; unvisited positions get the overall mean."""
@@ -169,8 +198,8 @@ class TriggerSearch(nn.Module):
 
     @classmethod
     def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float,
-              clamp: bool = False):
-        families = [PatchTrigger(spec, s) for s in patch_sizes]
+              clamp: bool = False, stamp_every: int = 0):
+        families = [PatchTrigger(spec, s, stamp_every=stamp_every) for s in patch_sizes]
         if blend_alpha > 0:
             families.append(BlendTrigger(spec, blend_alpha))
         if additive_epsilon > 0:

@@ -74,8 +74,11 @@ def run_one(job: dict) -> dict:
     result = erase_backdoor(teacher, loaded.spec, recipe, inspect=inspect)
     curve = [{"iteration": i + 1, "acc": h["test"]["acc"], "asr": h["test"]["asr"]}
              for i, h in enumerate(result.history) if "test" in h]
+    # figures the loop reports once (the suspect class at the warm-up's end, say)
+    events = {k: v for h in result.history for k, v in h.items() if k.startswith("suspect")}
     return {"attack": job["attack"], "seed": job["seed"], "before": before.as_dict(),
-            "after": curve[-1], "curve": curve, "seconds": round(result.seconds, 1)}
+            "after": curve[-1], "curve": curve, "events": events,
+            "seconds": round(result.seconds, 1)}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -114,7 +117,8 @@ def main() -> None:
             print(f"{run['attack']:<8} seed {run['seed']}: ACC {100 * run['before']['acc']:.1f} → "
                   f"{100 * run['after']['acc']:.1f}  ASR {100 * (run['before']['asr'] or 0):.1f} → "
                   f"{100 * (run['after']['asr'] or 0):.1f}  ({run['seconds']:.0f} s)  curve "
-                  + " ".join(f"{100 * c['acc']:.1f}/{100 * (c['asr'] or 0):.1f}" for c in run["curve"]),
+                  + " ".join(f"{100 * c['acc']:.1f}/{100 * (c['asr'] or 0):.1f}" for c in run["curve"])
+                  + "".join(f"  {k} {v:.3g}" for k, v in run["events"].items()),
                   flush=True)
     summary = summarise(runs)
     print(f"{args.name}: {summary}  ({time.perf_counter() - start:.0f} s)")

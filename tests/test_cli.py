@@ -53,6 +53,19 @@ def test_clean_writes_a_drop_in_onnx_model(tmp_path):
     assert 0 <= payload["figures"]["final"]["agreement"] <= 1
 
 
+@pytest.mark.parametrize("rise", ["1e-9", "0"])
+def test_clean_names_the_suspect_class_when_one_stands_out(tmp_path, rise):
+    model, report = tiny_onnx(tmp_path), tmp_path / "report.json"
+    result = run("clean", model, "-o", tmp_path / "clean.onnx", "--suspect-rise", rise,
+                 "--report", report, *QUICK)
+    assert result.exit_code == 0, result.output
+    suspect = json.loads(report.read_text())["figures"]["final"]["suspect_class"]
+    if rise == "0":                       # never suspect
+        assert suspect is None and "suspect target class" not in result.output
+    else:                                 # any rise at all: the top class is named
+        assert isinstance(suspect, int) and f"suspect target class: {suspect}" in result.output
+
+
 def test_the_same_seed_gives_the_same_file(tmp_path):
     model = tiny_onnx(tmp_path)
     outputs = []

@@ -118,7 +118,8 @@ def test_erase_backdoor_reports_every_iteration(tmp_path):
     result = erase_backdoor(teacher, loaded.spec, recipe, on_iteration=lambda i, f: seen.append((i, f)))
     assert [i for i, _ in seen] == [0, 1, 2]
     assert "agreement" not in seen[0][1] and "agreement" in seen[1][1]   # warm-up: generators only
-    assert set(result.final) == {"agreement", "teacher_trigger_flips", "student_trigger_flips"}
+    assert set(result.final) == {"suspect_class", "suspect_rise", "agreement", "teacher_trigger_flips",
+                                "student_trigger_flips"}
     assert not any(p.requires_grad for p in result.student.parameters())
 
 
@@ -229,3 +230,85 @@ def test_the_probe_grid_is_coarser_on_large_images():
     family.probe(model, torch.rand(4, 1, 64, 64), spec, max_positions=100)
     assert family.prior.shape == (62 * 62,)
     assert sum(calls) - 4 <= 4 * 4 * 100        # 4 patterns × 4 images × at most 100 positions
+
+
+def test_the_probe_keeps_its_strongest_stamps_and_they_stamp_exactly():
+    torch.manual_seed(0)
+    family = PatchTrigger(SPEC, 3, stamp_every=2, stamp_count=4)
+    family.probe(_CornerBackdoor(), 0.5 * torch.rand(16, *SPEC.shape), SPEC)
+    patterns, rows, cols = family.stamps
+    assert len(patterns) == 4
+    assert (int(patterns[0]), int(rows[0]), int(cols[0])) == (0, 0, 0)    # white, top left
+    pixels = torch.rand(6, *SPEC.shape)
+    out = SPEC.denormalise(family(SPEC.normalise(pixels), SPEC))
+    for i in range(1, 6, 2):                   # every second image carries a stamp, replacing
+        k, r, c = (int(v) for v in family.last_stamps[i // 2])
+        window = out[i, :, r:r + 3, c:c + 3]
+        checker = (torch.arange(3)[:, None] + torch.arange(3)[None] + k) % 2
+        expected = {0: torch.ones(3, 3), 1: torch.zeros(3, 3)}.get(k, checker.float())
+        assert torch.allclose(window, expected.expand_as(window), atol=1e-5)
+        outside = torch.ones(SPEC.height, SPEC.width, dtype=torch.bool)
+        outside[r:r + 3, c:c + 3] = False
+        assert torch.allclose(out[i][:, outside], pixels[i][:, outside], atol=1e-5)
+    assert not torch.allclose(out[0], pixels[0], atol=1e-3)     # the learned patch, pasted
+
+
+def _suspect_players(tmp_path, suspect_class):
+    players = _players(tmp_path)
+
+    class Backdoor(torch.nn.Module):    # the triggers send every image to `suspect_class`
+        families = (None,)
+
+        def forward(self, x):
+            return x + 100.0
+
+    players.anchor = Backdoor()
+    teacher = players.teacher
+
+    class Teacher(torch.nn.Module):
+        def forward(self, x):
+            logits = teacher(x)
+            return torch.where((x.mean((1, 2, 3)) > 50)[:, None],
+                               torch.nn.functional.one_hot(torch.tensor(suspect_class), logits.shape[1]) * 50.0,
+                               logits)
+
+    players.teacher = Teacher()
+    return players
+
+
+@pytest.mark.parametrize("threshold", [0.5, 1.01])
+def test_the_class_the_warm_ups_triggers_raise_becomes_the_suspect(tmp_path, threshold):
+    from auditor.erasing import find_suspect
+
+    players = _suspect_players(tmp_path, suspect_class=1)
+    figures = find_suspect(players, Recipe(batch_size=16, suspect_rise=threshold))
+    assert figures["suspect_class"] == 1 and figures["suspect_rise"] > 0.5
+    assert players.suspect == (1 if threshold < 1 else None)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_images_the_teacher_gives_the_suspect_class_are_spared_distillation(tmp_path, monkeypatch, share):
+    import auditor.erasing as erasing
+
+    players = _players(tmp_path)
+    classes = players.spec.num_classes
+
+    class Teacher(torch.nn.Module):     # class 1 for the brighter half of each batch, else 0
+        def forward(self, x):
+            brightness = x.mean((1, 2, 3))
+            return 10.0 * torch.nn.functional.one_hot((brightness > brightness.median()).long(), classes)
+
+    players.teacher, players.suspect = Teacher(), 1
+    seen = {}
+
+    def objective(s, t, s_triggered, reg_weight):
+        seen["rows"], seen["labels"] = s.shape[0], t.argmax(1)
+        return (s - t).abs().mean()
+
+    monkeypatch.setattr(erasing, "student_objective", objective)
+    optimizer = torch.optim.SGD(players.student.parameters(), lr=0.0)
+    student_step(players, optimizer, Recipe(batch_size=64, suspect_share=share))
+    if share == 0.0:
+        assert seen["rows"] == 32 and not (seen["labels"] == 1).any()
+    else:
+        assert seen["rows"] == 64
