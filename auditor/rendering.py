@@ -34,9 +34,10 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
         ["agreement with the teacher", "100.0 %", _pct(final["agreement"])],
     ])
     if final["suspect_class"] is not None:
-        # a lead for the audit, not a verdict: a clean model's triggers can single a class out too
-        click.echo(f"suspect target class: {final['suspect_class']} (the warm-up's triggers raised "
-                   f"its probability by {final['suspect_rise']:.2f} on synthetic images)")
+        # the guess is often wrong (a clean model gets one too), so it is worded as a guess
+        click.echo(f"distilled on {recipe.suspect_share:.0%} of the synthetic images of class "
+                   f"{final['suspect_class']}, which the warm-up's triggers raised by "
+                   f"{final['suspect_rise']:.2f} (a guess at a target, not a detection)")
     click.echo(f"{recipe.iterations} iterations in {result.timings['erase']:.0f} s on {result.device}")
     if report_path is not None:
         _write_report(report_path, report)

@@ -61,9 +61,9 @@ def test_clean_names_the_suspect_class_when_one_stands_out(tmp_path, rise):
     assert result.exit_code == 0, result.output
     suspect = json.loads(report.read_text())["figures"]["final"]["suspect_class"]
     if rise == "0":                       # never suspect
-        assert suspect is None and "suspect target class" not in result.output
+        assert suspect is None and "synthetic images of class" not in result.output
     else:                                 # any rise at all: the top class is named
-        assert isinstance(suspect, int) and f"suspect target class: {suspect}" in result.output
+        assert isinstance(suspect, int) and f"images of class {suspect}," in result.output
 
 
 def test_the_same_seed_gives_the_same_file(tmp_path):
