@@ -67,16 +67,8 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
     for iteration in range(recipe.iterations):
         figures = {}
         _set_learning_rates(optimizers, recipe, iteration)
-        if iteration == recipe.warmup_iterations and recipe.patch_probe:
-            # the generator's images at the end of the warm-up, not before: probed at its midpoint
-            # the patterns raised some class nearly everywhere and the planted corner was missed
-            with torch.no_grad():
-                images = players.generator.sample(min(recipe.probe_images, recipe.batch_size))
-                players.triggers.probe(players.teacher, images)
-        if iteration == recipe.warmup_iterations and recipe.anchor_share > 0:
-            players.anchor = copy.deepcopy(players.triggers).eval().requires_grad_(False)
-        if iteration == recipe.warmup_iterations and recipe.suspect_rise > 0:
-            figures.update(find_suspect(players, recipe))
+        if iteration == recipe.warmup_iterations:
+            figures.update(end_warmup(players, recipe))
         if iteration >= recipe.warmup_iterations:
             for _ in range(recipe.student_steps):
                 figures.update(student_step(players, optimizers["student"], recipe))
@@ -90,6 +82,21 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
     players.student.requires_grad_(False)
     return ErasureResult(players.student, history, time.perf_counter() - start,
                          players.triggers.describe(), final_figures(players, recipe))
+
+
+@torch.no_grad()
+def end_warmup(p: Players, recipe: Recipe) -> dict:
+    """Once the generators have trained: probe patch positions, freeze the search as the anchor,
+    guess the suspect class, in that order (the anchor carries the probe's stamps, and the
+    suspect is read from the anchor)."""
+    if recipe.patch_probe:
+        # the generator's images at the end of the warm-up, not before: probed at its midpoint
+        # the patterns raised some class nearly everywhere and the planted corner was missed
+        images = p.generator.sample(min(recipe.probe_images, recipe.batch_size))
+        p.triggers.probe(p.teacher, images)
+    if recipe.anchor_share > 0:
+        p.anchor = copy.deepcopy(p.triggers).eval().requires_grad_(False)
+    return find_suspect(p, recipe) if recipe.suspect_rise > 0 else {}
 
 
 def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
@@ -201,8 +208,7 @@ def find_suspect(p: Players, recipe: Recipe) -> dict:
     top = int(rise.argmax())
     p.suspect = top if rise[top] >= recipe.suspect_rise else None
     p.suspect_rise = rise[top].item()
-    return {"suspect_class": top, "suspect_rise": rise[top].item(),
-            "suspect": p.suspect is not None}
+    return {"suspect_class": top, "suspect_rise": p.suspect_rise, "suspect": p.suspect is not None}
 
 
 @torch.no_grad()

@@ -51,8 +51,7 @@ class PatchTrigger(nn.Module):
         self.register_buffer("visits", torch.zeros(self.grid[0] * self.grid[1]))
         self.prior = None             # per-position probe scores, see `probe`
         self.stamps = None            # the probe's strongest (pattern, row, col) stamps
-        self.last_stamps = None
-        self.stamp_rise = None
+        self.stamp_rise = None        # per class: what the strongest stamp did, see `probe`
         self.last_positions = None
 
     def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
@@ -72,7 +71,6 @@ class PatchTrigger(nn.Module):
         patterns, stamp_rows, stamp_cols = (v[pick] for v in self.stamps)
         stamped = self.stamp(spec.denormalise(x[chosen]), patterns, stamp_rows, stamp_cols)
         self.last_positions = positions.masked_scatter(chosen, stamp_rows * self.grid[1] + stamp_cols)
-        self.last_stamps = torch.stack([patterns, stamp_rows, stamp_cols], 1)
         return out.masked_scatter(chosen[:, None, None, None].expand_as(out), spec.normalise(stamped))
 
     def _sample_positions(self, batch: int, device) -> torch.Tensor:
@@ -122,7 +120,7 @@ class PatchTrigger(nn.Module):
         rise, patterns, found_rows, found_cols = (torch.cat(f) for f in zip(*found))
         top = rise.amax(1).topk(min(self.stamp_count, len(rise))).indices
         self.stamps = (patterns[top], found_rows[top], found_cols[top])
-        self.stamp_rise = rise[top[0]]         # per class: what the strongest stamp does
+        self.stamp_rise = rise[top[0]]
         nearest_row = (torch.arange(self.grid[0], device=x.device) / stride).round().long().clamp(max=len(rows) - 1)
         nearest_col = (torch.arange(self.grid[1], device=x.device) / stride).round().long().clamp(max=len(cols) - 1)
         self.prior = best.view(len(rows), len(cols))[nearest_row][:, nearest_col].flatten().clamp_min(0)
