@@ -20,8 +20,8 @@ class Recipe:
     class_weight: float = 1.0         # cross-entropy of T on each image's drawn class (G's balance)
     patch_size: int | None = None     # None: 5 px on 32 px, scaled to the image
     patch_scales: tuple[float, ...] = (1.0, 1.5)   # patch families, in multiples of patch_size
-    blend_alpha: float = 0.2          # largest blend weight of a full-image trigger; 0 disables
-    additive_epsilon: float = 0.1     # largest amplitude (pixels) of an additive trigger; 0 disables
+    blend_alpha: float = 0.15         # largest blend weight of a full-image trigger; 0 disables
+    additive_epsilon: float = 0.08    # largest amplitude (pixels) of an additive trigger; 0 disables
     targeted_search: bool = True      # triggers scored by the one class they raise (else: any shift)
     patch_probe: bool = True          # fixed patterns stamped everywhere show the patches where to go
     probe_images: int = 32            # synthetic images the probe stamps (at most batch_size)

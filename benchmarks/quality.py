@@ -3,10 +3,13 @@
 For each attack, builds a backdoored digits classifier (auditor/examples/digits.py, fixed
 seeds), writes it to ONNX, then runs the CLI on it: `auditor clean` with the default recipe
 once per seed, and the same run with `--reg-weight 0` (plain data-free distillation, which
-should keep the backdoor). Prints a table of ACC / ASR before and after, writes it as JSON.
+should keep the backdoor). A control model trained the same way without poison is cleaned too
+(`--control`): its ACC drop is what cleaning costs a model that had nothing to erase, and its
+ASR, counted with the BadNets trigger, is that trigger's natural effect. The bars are checked on
+the backdoored models only. Prints a table of ACC / ASR before and after, writes it as JSON.
 
     python benchmarks/quality.py [--attacks badnets blend sig corner4] [--seeds 0 1] [--jobs 2]
-                                [--iterations N] [--out DIR]
+                                [--iterations N] [--no-control] [--out DIR]
 """
 
 from __future__ import annotations
@@ -31,8 +34,13 @@ from auditor.runtime import ModelRunner
 PREPROCESSING = dict(mean=digits.MEAN, std=digits.STD)
 
 
+CONTROL = "none"   # the control row's name: a model trained without poison
+
+
 def build(attack: str, out: Path, seed: int) -> tuple[Path, Path, PixelTrigger]:
-    model, test, trigger = digits.train_backdoored(attack, seed=seed)
+    """`attack` CONTROL trains without poison and keeps the BadNets trigger to count ASR with."""
+    model, test, trigger = (digits.train_backdoored("badnets", seed=seed, poison_rate=0.0)
+                            if attack == CONTROL else digits.train_backdoored(attack, seed=seed))
     model_path, data_path = out / f"{attack}.onnx", out / f"{attack}-test.npz"
     digits.export_onnx(model, model_path)
     digits.save_test_set(test, data_path)
@@ -64,18 +72,21 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1,
                         help="CLI runs at once, the CPU threads split between them (times are "
                              "then per run on fewer threads)")
+    parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=True,
+                        help="also clean a model trained without poison (not held to the bars)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     threads = max(1, torch.get_num_threads() // args.jobs)
     rows, runs = {}, []
-    for attack in args.attacks:
+    for attack in args.attacks + [CONTROL] * args.control:
         model_path, data_path, trigger = build(attack, args.out, seed=0)
         rows[attack] = {"attack": attack, "backdoored": score(model_path, data_path, trigger),
                         "auditor": []}
         runs += [(attack, model_path, data_path, trigger, "auditor", seed, []) for seed in args.seeds]
-        runs.append((attack, model_path, data_path, trigger, "no_regulariser", args.seeds[0],
-                     ["--reg-weight", "0"]))
+        if attack != CONTROL:
+            runs.append((attack, model_path, data_path, trigger, "no_regulariser", args.seeds[0],
+                         ["--reg-weight", "0"]))
 
     def run(job):
         attack, model_path, data_path, trigger, name, seed, extra = job
@@ -91,9 +102,16 @@ def main() -> None:
                 rows[attack]["auditor"].append(result)
             else:
                 rows[attack][name] = result
+            if len(rows[attack]["auditor"]) == len(args.seeds) and (
+                    attack == CONTROL or "no_regulariser" in rows[attack]):
                 _print_row(rows[attack])
+    control = rows.pop(CONTROL, None)
     rows = list(rows.values())
     summary = summarise(rows)
+    if control is not None:
+        drops = [100 * (control["backdoored"]["acc"] - run["acc"]) for run in control["auditor"]]
+        summary["control_acc_drop_max"] = round(max(drops), 2)
+        print(f"\ncontrol (no backdoor): worst ACC drop {max(drops):.1f} points")
     print(f"\nworst ACC drop {summary['acc_drop_max']:.1f} points, worst ASR "
           f"{summary['asr_max']:.1f} %: target (2 / 5) {'met' if summary['meets_target'] else 'missed'}, "
           f"goal (1 / 2) {'met' if summary['meets_goal'] else 'missed'}")
@@ -102,7 +120,7 @@ def main() -> None:
                "machine": {"cpu_threads": torch.get_num_threads(), "jobs": args.jobs,
                            "threads_per_run": threads, "platform": platform.platform(),
                            "torch": torch.__version__},
-               "summary": summary, "rows": rows}
+               "summary": summary, "rows": rows, "control": control}
     (args.out / "quality.json").write_text(json.dumps(payload, indent=2) + "\n")
     print(f"written to {args.out / 'quality.json'}")
 
@@ -122,8 +140,9 @@ def summarise(rows: list[dict]) -> dict:
 def _print_row(row: dict) -> None:
     pct = lambda s: f"{100 * s['acc']:.1f}/{100 * (s['asr'] or 0):.1f}"   # noqa: E731
     runs = "  ".join(f"seed {r['seed']}: {pct(r)} ({r['seconds']:.0f} s)" for r in row["auditor"])
-    print(f"{row['attack']:<8} backdoored {pct(row['backdoored'])}  auditor {runs}  "
-          f"reg-weight 0: {pct(row['no_regulariser'])}", flush=True)
+    baseline = f"  reg-weight 0: {pct(row['no_regulariser'])}" if "no_regulariser" in row else ""
+    print(f"{row['attack']:<8} before {pct(row['backdoored'])}  auditor {runs}{baseline}",
+          flush=True)
 
 
 if __name__ == "__main__":
