@@ -193,10 +193,11 @@ def find_suspect(p: Players, recipe: Recipe) -> dict:
     Not a backdoor detector. On 16 × 16 digits a single family or stamp often raises some class
     by 0.8-0.9 on synthetic images with no backdoor behind it (a 4 × 4 stamp draws a stroke that
     reads as a 5; a digits model trained without poison gave 0.86), so this names a class nearly
-    always, and on 4 of the quality benchmark's 12 backdoored runs it was not the target. Sparing only half
-    of that class's images keeps a wrong guess cheap. The average over families named the target
-    on all five, but gave the sinusoid's only 0.16 against a clean model's 0.41, and measured
-    worse as the default (benchmarks/results/sweeps.md)."""
+    always, and on 4 of the quality benchmark's 12 backdoored runs it was not the target. Sparing
+    only half of that class's images keeps a wrong guess cheap. The average over families named
+    the target on five runs checked where this rule missed three, but gave the sinusoid's only
+    0.16 against a clean model's 0.41, and measured worse as the default
+    (benchmarks/results/sweeps.md)."""
     x = p.spec.normalise(p.generator.sample(recipe.batch_size))
     search = p.anchor if p.anchor is not None else p.triggers
     families = len(search.families)

@@ -66,7 +66,7 @@ def run_one(job: dict) -> dict:
         return labels
 
     def per_class(net) -> list[float]:
-        # the backdoor's target is where the damage shows: its accuracy, not the mean, moves
+        # the mean hides which class pays: the target on the blend, content-like classes elsewhere
         hits = predict(net)(test.images) == test.labels
         return [round(float(hits[test.labels == k].mean()), 3) for k in np.unique(test.labels)]
 
