@@ -127,7 +127,8 @@ def main() -> None:
                   f"{100 * (run['after']['asr'] or 0):.1f}  ({run['seconds']:.0f} s)  curve "
                   + " ".join(f"{100 * c['acc']:.1f}/{100 * (c['asr'] or 0):.1f}" for c in run["curve"])
                   + "".join(f"  {k} {v:.3g}" for k, v in run["events"].items())
-                  + "\n    per class at the end: " + " ".join(f"{100 * a:.0f}" for a in run["after"]["per_class"]),
+                  + "\n    per class at the end: "
+                  + " ".join(f"{100 * a:.0f}" for a in run["after"]["per_class"]),
                   flush=True)
     summary = summarise(runs)
     print(f"{args.name}: {summary}  ({time.perf_counter() - start:.0f} s)")
