@@ -106,8 +106,18 @@ _RECIPE_OPTIONS = [
 ]
 
 
+def _defaults(flag: str) -> str:
+    """Both recipes' values, as the default hangs on --recipe and click can show only one."""
+    field = flag[2:].replace("-", "_")
+    if field == "patch_size":   # None in both: scaled to the image, as the help text says
+        return ""
+    ours, paper = getattr(Recipe(), field), getattr(Recipe.paper(), field)
+    return f"  [default: {ours}" + (f"; paper: {paper}]" if paper != ours else "]")
+
+
 def recipe_options(command):
     for flag, kind, text in reversed(_RECIPE_OPTIONS):
+        text += _defaults(flag)
         if kind is bool:
             command = click.option(f"{flag}/--no-{flag[2:]}", default=None, help=text)(command)
         else:

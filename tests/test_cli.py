@@ -146,3 +146,13 @@ def test_the_paper_recipe_is_selectable(tmp_path, recipe):
     assert result.exit_code == 0, result.output
     payload = json.loads(report.read_text())
     assert payload["recipe"]["lr_student"] == 0.1 and payload["trigger_families"] == ["patch 2x2"]
+
+
+def test_help_shows_both_recipes_defaults():
+    from auditor.recipe import Recipe
+    result = CliRunner().invoke(main, ["clean", "--help"], terminal_width=400)
+    assert result.exit_code == 0
+    line = next(l for l in result.output.splitlines() if "--blend-alpha" in l)
+    assert f"[default: {Recipe().blend_alpha}; paper: {Recipe.paper().blend_alpha}]" in line
+    line = next(l for l in result.output.splitlines() if "--student-steps" in l)
+    assert line.endswith(f"[default: {Recipe().student_steps}]  [x>=0]")
