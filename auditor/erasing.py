@@ -180,9 +180,14 @@ def class_rise(s: torch.Tensor, s_triggered: torch.Tensor, families: int) -> tor
     penalised for following the teacher there. Scored this way they flip to the target (blend
     family: 91 %), and across 8 runs (4 attacks, 2 seeds) mean ASR fell from 22.8 to 16.8 %
     and mean ACC drop from 2.6 to 2.2 points (benchmarks/results/sweeps.md)."""
-    rise = s_triggered.softmax(1) - s.softmax(1)
-    return torch.stack([share.mean(0).max() for share in rise.tensor_split(families)
-                        if share.shape[0]]).mean()
+    return family_rises(s, s_triggered, families).amax(1).mean()
+
+
+def family_rises(out: torch.Tensor, out_triggered: torch.Tensor, families: int) -> torch.Tensor:
+    """Families × classes: the mean rise of each class's probability over each family's share of
+    the batch (the search splits one batch between its families, in order)."""
+    rise = out_triggered.softmax(1) - out.softmax(1)
+    return torch.stack([share.mean(0) for share in rise.tensor_split(families) if share.shape[0]])
 
 
 @torch.no_grad()
@@ -200,12 +205,11 @@ def find_suspect(p: Players, recipe: Recipe) -> dict:
     (benchmarks/results/sweeps.md)."""
     x = p.spec.normalise(p.generator.sample(recipe.batch_size))
     search = p.anchor if p.anchor is not None else p.triggers
-    families = len(search.families)
-    before, after = p.teacher(x).softmax(1), p.teacher(search(x)).softmax(1)
-    rises = [share.mean(0) for share in (after - before).tensor_split(families) if share.shape[0]]
+    rises = [family_rises(p.teacher(x), p.teacher(search(x)), len(search.families))]
     # a family's stamps take a share of its images only; the probe measured them on all
-    rises += [f.stamp_rise for f in search.families if getattr(f, "stamp_rise", None) is not None]
-    rise = torch.stack(rises).amax(0)
+    rises += [f.stamp_rise[None] for f in search.families
+              if getattr(f, "stamp_rise", None) is not None]
+    rise = torch.cat(rises).amax(0)
     top = int(rise.argmax())
     p.suspect = top if rise[top] >= recipe.suspect_rise else None
     p.suspect_rise = rise[top].item()

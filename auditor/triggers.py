@@ -105,7 +105,6 @@ class PatchTrigger(nn.Module):
         x = spec.normalise(pixels)
         before = model(x).softmax(1).mean(0)
         grid_rows, grid_cols = (g.flatten() for g in torch.meshgrid(rows, cols, indexing="ij"))
-        best = torch.zeros(len(grid_rows), device=x.device)
         # positions per forward pass: at most 1024 images, and at most 2^24 input values
         per_chunk = max(1, min(1024, 2**24 // pixels[0].numel()) // x.shape[0])
         found = []                                       # (rise, pattern, row, col) per chunk
@@ -115,10 +114,11 @@ class PatchTrigger(nn.Module):
                 stamped = self.stamp(pixels[None], torch.full_like(r, pattern), r, c)
                 out = model(spec.normalise(stamped.flatten(0, 1)))
                 rise = out.softmax(1).view(len(r), x.shape[0], -1).mean(1) - before
-                best[start:start + len(r)] = torch.maximum(best[start:start + len(r)], rise.amax(1))
                 found += [(rise, torch.full_like(r, pattern), r, c)]
         rise, patterns, found_rows, found_cols = (torch.cat(f) for f in zip(*found))
-        top = rise.amax(1).topk(min(self.stamp_count, len(rise))).indices
+        strongest = rise.amax(1)                         # per (pattern, position) stamp
+        top = strongest.topk(min(self.stamp_count, len(rise))).indices
+        best = strongest.view(4, len(grid_rows)).amax(0)     # per position, over the patterns
         self.stamps = (patterns[top], found_rows[top], found_cols[top])
         self.stamp_rise = rise[top[0]]
         nearest_row = (torch.arange(self.grid[0], device=x.device) / stride).round().long().clamp(max=len(rows) - 1)

@@ -109,7 +109,7 @@ def main() -> None:
     rows = list(rows.values())
     summary = summarise(rows)
     if control is not None:
-        drops = [100 * (control["backdoored"]["acc"] - run["acc"]) for run in control["auditor"]]
+        drops = _drops(control)
         summary["control_acc_drop_max"] = round(max(drops), 2)
         print(f"\ncontrol (no backdoor): worst ACC drop {max(drops):.1f} points")
     print(f"\nworst ACC drop {summary['acc_drop_max']:.1f} points, worst ASR "
@@ -127,7 +127,7 @@ def main() -> None:
 
 def summarise(rows: list[dict]) -> dict:
     """Worst ACC drop (points) and worst ASR (%) over every attack and seed, against the bars."""
-    drops = [100 * (row["backdoored"]["acc"] - run["acc"]) for row in rows for run in row["auditor"]]
+    drops = [drop for row in rows for drop in _drops(row)]
     asrs = [100 * (run["asr"] or 0) for row in rows for run in row["auditor"]]
     worst_drop, worst_asr = round(max(drops), 2), round(max(asrs), 2)
     return {"acc_drop_max": worst_drop, "asr_max": worst_asr,
@@ -135,6 +135,11 @@ def summarise(rows: list[dict]) -> dict:
             "asr_mean": round(sum(asrs) / len(asrs), 2),
             "meets_target": worst_drop <= 2 and worst_asr <= 5,
             "meets_goal": worst_drop <= 1 and worst_asr <= 2}
+
+
+def _drops(row: dict) -> list[float]:
+    """ACC drop in points of each `auditor clean` run of a row."""
+    return [100 * (row["backdoored"]["acc"] - run["acc"]) for run in row["auditor"]]
 
 
 def _print_row(row: dict) -> None:
