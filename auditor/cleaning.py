@@ -32,7 +32,8 @@ class CleanResult:
         return {
             "tool": {"name": "auditor", "version": __version__, "method": "DHBE"},
             "model": {"path": str(model_path), "sha256": self.loaded.sha256,
-                      "format": self.loaded.source_format, "opset": self.loaded.opset},
+                      "format": self.loaded.source_format, "opset": self.loaded.opset,
+                      "external_data": [str(f) for f in self.loaded.source_files[1:]]},
             "input": dataclasses.asdict(self.loaded.spec),
             "output": {"path": str(self.export.path), "sha256": _sha256(self.export.path),
                        "bytes": self.export.bytes, "exporter": self.export.exporter,
@@ -59,12 +60,13 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
                 output_name: str | None = None,
                 on_iteration: Callable[[int, dict], None] | None = None) -> CleanResult:
     model_path, out_path = Path(model_path), Path(out_path)
-    _check_out_path(model_path, out_path)
+    _check_out_path((model_path,), out_path)
     torch_device = resolve_device(device)
     timings = {}
     start = time.perf_counter()
     loaded = load_model(model_path, mean=mean, std=std, input_shape=input_shape, layout=layout,
                         output_name=output_name)
+    _check_out_path(loaded.source_files, out_path)
     timings["load"] = time.perf_counter() - start
     teacher = Classifier(loaded.net, loaded.spec, loaded.output_index)
     erasure = erase_backdoor(teacher, loaded.spec, recipe, device=torch_device,
@@ -83,11 +85,13 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     return CleanResult(loaded, erasure, export, str(torch_device), timings)
 
 
-def _check_out_path(model_path: Path, out_path: Path) -> None:
+def _check_out_path(model_files, out_path: Path) -> None:
+    """model_files: the model and the files it reads its weights from (ONNX external data)."""
     if not out_path.parent.is_dir():
         raise AuditorError(f"{out_path}: the folder {out_path.parent} does not exist")
-    if out_path.exists() and model_path.exists() and out_path.samefile(model_path):
-        raise AuditorError(f"{out_path}: refusing to overwrite the model being cleaned")
+    if out_path.exists() and any(f.exists() and out_path.samefile(f) for f in model_files):
+        raise AuditorError(f"{out_path}: refusing to overwrite the model being cleaned "
+                           f"or its external data")
     if out_path.is_dir():
         raise AuditorError(f"{out_path}: is a folder; give a file name such as clean.onnx")
 

@@ -112,6 +112,11 @@ def _export(module, example, path, loaded) -> str:
         except Exception:
             pass  # onnx2torch modules with data-dependent checks; the TorchScript path copes
     axes = {name: {0: "batch"} for name in names["input_names"] + names["output_names"]}
+    if isinstance(module.net, torch.jit.ScriptModule):
+        # the exporter refuses a ScriptModule called from an eager wrapper ("not part of the
+        # active trace"), and needs none: an archive is loaded as float32 in and out, so the
+        # wrapper's casts do nothing, and its own graph keeps any control flow it scripted
+        module = module.net
     with _quiet():
         torch.onnx.export(module, (example,), str(path), dynamo=False, opset_version=max(opset, 9),
                           dynamic_axes=axes, **names)

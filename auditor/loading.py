@@ -39,6 +39,7 @@ class LoadedModel:
     sha256: str
     onnx_model: onnx.ModelProto | None = None   # the graph as converted (after graph_passes)
     weight_sources: dict | None = None          # parameter → initializer, see weights.py
+    source_files: tuple[Path, ...] = ()         # the model file and its external data files
 
     @property
     def opset(self) -> int | None:
@@ -75,13 +76,43 @@ def load_model(path: str | Path, *, mean=(0.0,), std=(1.0,), input_shape=None, l
 
 
 def read_onnx(path: Path, data: bytes | None = None) -> onnx.ModelProto:
+    """The graph with every weight in memory, checked."""
+    path = Path(path)
+    model = _parse_onnx(path, data if data is not None else path.read_bytes())
+    _read_external_data(model, path)
+    return model
+
+
+def _parse_onnx(path: Path, data: bytes) -> onnx.ModelProto:
     try:
-        model = onnx.load_from_string(data if data is not None else Path(path).read_bytes())
-        onnx.checker.check_model(model)
-    except Exception as err:  # protobuf and checker raise many kinds
+        return onnx.load_from_string(data)
+    except Exception as err:  # protobuf raises many kinds
         raise ModelFileError(f"{path}: not a valid ONNX or TorchScript model "
                              f"({_first_line(err)})") from None
-    return model
+
+
+def _read_external_data(model: onnx.ModelProto, path: Path) -> None:
+    """External data (torch.onnx's `model.onnx.data`) is read from the model's own folder,
+    wherever auditor runs from; onnx's reader refuses locations that leave that folder,
+    absolute paths, symbolic links and offsets or lengths past the end of the file."""
+    try:
+        onnx.load_external_data_for_model(model, str(path.parent))
+    except Exception as err:
+        raise ModelFileError(f"{path}: external data refused or unreadable "
+                             f"({_first_line(err)})") from None
+    try:
+        onnx.checker.check_model(model)
+    except Exception as err:
+        raise ModelFileError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
+
+
+def external_data_files(model: onnx.ModelProto, path: Path) -> tuple[Path, ...]:
+    """The files beside a parsed (not yet completed) model that hold its external weights."""
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    locations = {ExternalDataInfo(t).location for t in model.graph.initializer
+                 if uses_external_data(t)}
+    return tuple(sorted(path.parent / location for location in locations))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,12 +151,15 @@ def onnx_interface(path, model: onnx.ModelProto, *, mean, std, input_shape=None,
 
 
 def _load_onnx(path, data, sha256, mean, std, input_shape, layout, output_name):
-    model = read_onnx(path, data)
+    model = _parse_onnx(path, data)
+    files = (path, *external_data_files(model, path))
+    _read_external_data(model, path)
     interface = onnx_interface(path, model, mean=mean, std=std, input_shape=input_shape,
                                layout=layout)
     net, model = _convert(path, model)
-    return _finish(path, net, interface.shape, interface.spec_args, interface.output_names,
-                   interface.output_dtypes, output_name, "onnx", sha256, model)
+    loaded = _finish(path, net, interface.shape, interface.spec_args, interface.output_names,
+                     interface.output_dtypes, output_name, "onnx", sha256, model)
+    return dataclasses.replace(loaded, source_files=files)
 
 
 def _load_torchscript(path, sha256, mean, std, input_shape, layout):
@@ -138,8 +172,9 @@ def _load_torchscript(path, sha256, mean, std, input_shape, layout):
     except Exception as err:
         raise ModelFileError(f"{path}: not a valid TorchScript archive ({_first_line(err)})") from None
     spec_args = dict(mean=tuple(mean), std=tuple(std), layout=layout or "NCHW")
-    return _finish(path, net, tuple(input_shape), spec_args, None, None, None, "torchscript",
-                   sha256, None)
+    loaded = _finish(path, net, tuple(input_shape), spec_args, None, None, None, "torchscript",
+                     sha256, None)
+    return dataclasses.replace(loaded, source_files=(path,))
 
 
 def _finish(path, net, shape, spec_args, output_names, output_dtypes, output_name, fmt, sha256,

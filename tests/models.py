@@ -40,3 +40,55 @@ def tiny_onnx(tmp_path: Path, **kwargs) -> Path:
     c = kwargs.get("channels", 1)
     example = torch.zeros(1, size, size, c) if kwargs.get("channels_last") else torch.zeros(1, c, size, size)
     return export(net, example, tmp_path / "tiny.onnx")
+
+
+class Normalising(nn.Module):
+    """The wrapper people trace: normalisation in the archive, the net a submodule."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = TinyNet(size=16)
+        self.register_buffer("mean", torch.tensor(0.5))
+        self.register_buffer("std", torch.tensor(0.25))
+
+    def forward(self, x):
+        return self.net((x - self.mean) / self.std)
+
+
+class Branching(nn.Module):
+    """A scripted archive with data-dependent control flow, which a trace would freeze."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = TinyNet(size=16)
+
+    def forward(self, x):
+        out = self.net(x)
+        if bool(x.mean() > 0.5):
+            out = -out
+        return out
+
+
+def archive(path: Path, how: str, module: nn.Module) -> Path:
+    """A TorchScript archive of a 1 × 16 × 16 classifier, made by torch.jit.trace or script."""
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        made = (torch.jit.trace(module.eval(), torch.rand(2, 1, 16, 16)) if how == "trace"
+                else torch.jit.script(module.eval()))
+        torch.jit.save(made, str(path))
+    return path
+
+
+def dynamo_with_external_data(folder: Path) -> Path:
+    """What torch.onnx.export writes by default since torch 2.9: model.onnx + model.onnx.data."""
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    path = folder / "model.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(TinyNet().eval(), (torch.rand(2, 1, 8, 8),), str(path), dynamo=True,
+                          verbose=False, dynamic_shapes=({0: torch.export.Dim("batch")},))
+    if not (folder / "model.onnx.data").is_file():
+        raise RuntimeError("torch.onnx no longer writes external data by default")
+    return path
