@@ -11,8 +11,9 @@ from typing import Callable
 import torch
 
 from . import __version__
+from .detection import ScanResult, ScanSettings, scan_classifier
 from .erasing import ErasureResult, erase_backdoor
-from .errors import AuditorError
+from .errors import DeviceError, OutputPathError
 from .export import ExportResult, export_clean_model
 from .loading import Classifier, LoadedModel, load_model
 from .recipe import Recipe
@@ -24,7 +25,8 @@ class CleanResult:
     erasure: ErasureResult
     export: ExportResult
     device: str
-    timings: dict[str, float]     # seconds: load, erase, export
+    timings: dict[str, float]     # seconds: load, erase, export, residual scan
+    residual: ScanResult | None = None   # the clean model scanned for what is left
 
     def report(self, recipe: Recipe, model_path: Path) -> dict:
         """Everything a pipeline needs to audit the run, as plain JSON values."""
@@ -44,6 +46,7 @@ class CleanResult:
             "trigger_families": self.erasure.trigger_families,
             "figures": {"final": self.erasure.final, "last_iteration": history[-1] if history else {}},
             "timings_s": self.timings,
+            "residual": self.residual.as_dict() if self.residual is not None else None,
         }
 
 
@@ -51,14 +54,17 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise AuditorError("--device cuda: no CUDA device is available (try --device cpu)")
+        raise DeviceError("--device cuda: no CUDA device is available (try --device cpu)")
     return torch.device(name)
 
 
 def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
                 device: str = "auto", mean=(0.0,), std=(1.0,), input_shape=None, layout=None,
                 output_name: str | None = None,
-                on_iteration: Callable[[int, dict], None] | None = None) -> CleanResult:
+                on_iteration: Callable[[int, dict], None] | None = None,
+                residual_scan: ScanSettings | None = None,
+                on_scan_step: Callable[[int, int], None] | None = None) -> CleanResult:
+    """residual_scan: settings to scan the clean model with once it is written, or None."""
     model_path, out_path = Path(model_path), Path(out_path)
     _check_out_path((model_path,), out_path)
     torch_device = resolve_device(device)
@@ -82,18 +88,23 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     export = export_clean_model(loaded, erasure.student.net, out_path, check_inputs=check_inputs,
                                 metadata=metadata)
     timings["export"] = time.perf_counter() - start
-    return CleanResult(loaded, erasure, export, str(torch_device), timings)
+    residual = None
+    if residual_scan is not None:
+        residual = scan_classifier(erasure.student, loaded.spec, residual_scan, device=torch_device,
+                                   on_step=on_scan_step)
+        timings["residual_scan"] = residual.seconds
+    return CleanResult(loaded, erasure, export, str(torch_device), timings, residual)
 
 
 def _check_out_path(model_files, out_path: Path) -> None:
     """model_files: the model and the files it reads its weights from (ONNX external data)."""
     if not out_path.parent.is_dir():
-        raise AuditorError(f"{out_path}: the folder {out_path.parent} does not exist")
+        raise OutputPathError(f"{out_path}: the folder {out_path.parent} does not exist")
     if out_path.exists() and any(f.exists() and out_path.samefile(f) for f in model_files):
-        raise AuditorError(f"{out_path}: refusing to overwrite the model being cleaned "
+        raise OutputPathError(f"{out_path}: refusing to overwrite the model being cleaned "
                            f"or its external data")
     if out_path.is_dir():
-        raise AuditorError(f"{out_path}: is a folder; give a file name such as clean.onnx")
+        raise OutputPathError(f"{out_path}: is a folder; give a file name such as clean.onnx")
 
 
 def _sha256(path: Path) -> str:

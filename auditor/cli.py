@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import AuditorError, InterruptedRun, OptionError
+from .errors import (FINDING, AuditorError, InternalError, InterruptedRun, OptionError,
+                     exit_status_help)
 from .input_spec import PRESETS, parse_floats, parse_shape
 from .recipe import Recipe
 
@@ -55,18 +57,35 @@ def _preprocessing(preset, mean, std, input_shape, layout, output_name) -> dict:
 
 
 def handle_errors(command):
-    """Bad input becomes one line on stderr and a distinct exit status, never a traceback."""
+    """Bad input becomes one line on stderr and a distinct exit status, never a traceback;
+    anything unforeseen too (exit 70, never 1, which means a finding), unless AUDITOR_DEBUG is
+    set, which shows the traceback for a bug report."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt:
             raise InterruptedRun() from None
-        except (AuditorError, click.ClickException):
+        except (AuditorError, click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except ValueError as err:
             raise OptionError(str(err)) from None
+        except Exception as err:
+            if os.environ.get("AUDITOR_DEBUG"):
+                raise
+            text = str(err).strip().splitlines()
+            raise InternalError(f"internal error: {type(err).__name__}: "
+                                f"{text[0][:300] if text else ''} (AUDITOR_DEBUG=1 shows where)") from None
     return wrapper
+
+
+EPILOG = "\b\nExit status (every command):\n" + exit_status_help()
+
+
+def finding(message: str) -> None:
+    """Exit 1, the status kept for findings, with the finding on stderr."""
+    click.echo(f"auditor: {message}", err=True)
+    raise click.exceptions.Exit(FINDING)
 
 
 @click.group()
@@ -137,28 +156,109 @@ def _recipe(recipe_name: str, overrides: dict) -> Recipe:
     return recipe
 
 
-@main.command()
+def scan_options(command):
+    """How hard the scan looks and how sure it must be; shared by scan and clean's residual scan."""
+    from .detection import ScanSettings
+
+    defaults = ScanSettings()
+    options = [
+        click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     default=defaults.alpha, show_default=True,
+                     help="Significance level: suspect a backdoor when p < alpha."),
+        click.option("--scan-steps", type=click.IntRange(min=1), default=defaults.steps,
+                     show_default=True, help="Optimisation steps per class."),
+        click.option("--scan-starts", type=click.IntRange(min=1), default=defaults.images_per_class,
+                     show_default=True, help="Random starting images per class."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _scan_settings(alpha, scan_steps, scan_starts, seed):
+    from .detection import ScanSettings
+
+    return ScanSettings(images_per_class=scan_starts, steps=scan_steps, alpha=alpha,
+                        seed=seed or 0)
+
+
+_DEVICE = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                       show_default=True)
+_QUIET = click.option("-q", "--quiet", is_flag=True, help="No progress (bar or CI lines).")
+
+
+def _json_path(flag: str, text: str):
+    return click.option(flag, flag[2:] + "_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help=text)
+
+
+@main.command(epilog=EPILOG)
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the clean ONNX model.")
 @preprocessing_options
 @recipe_options
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write settings, figures and timings as JSON here.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_DEVICE
+@_json_path("--report", "Write settings, figures, timings and the residual scan as JSON here.")
+@click.option("--residual-scan/--no-residual-scan", default=True, show_default=True,
+              help="Scan the clean model for backdoor evidence left in it.")
+@click.option("--fail-on-residual", is_flag=True,
+              help="Exit 1 when the clean model still looks backdoored (it is written anyway).")
+@scan_options
+@_QUIET
 @handle_errors
 def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, recipe_name,
-          device, report_path, quiet, **overrides):
+          device, report_path, residual_scan, fail_on_residual, alpha, scan_steps, scan_starts,
+          quiet, **overrides):
     """Erase any backdoor from MODEL (.onnx or TorchScript) and write a clean ONNX model."""
     from .rendering import run_clean
 
     recipe = _recipe(recipe_name, overrides)
-    run_clean(model, out_path, recipe=recipe, device=device, report_path=report_path,
-              quiet=quiet, **_preprocessing(preset, mean, std, input_shape, layout, output_name))
+    if fail_on_residual and not residual_scan:
+        raise click.BadParameter("--fail-on-residual needs the residual scan", param_hint="--no-residual-scan")
+    settings = _scan_settings(alpha, scan_steps, scan_starts, recipe.seed) if residual_scan else None
+    report = run_clean(model, out_path, recipe=recipe, device=device, report_path=report_path,
+                       quiet=quiet, residual_scan=settings,
+                       **_preprocessing(preset, mean, std, input_shape, layout, output_name))
+    residual = report.get("residual")
+    if fail_on_residual and residual and residual["suspected"]:
+        finding(f"the clean model {out_path} still looks backdoored (class "
+                f"{residual['target']}, p = {residual['p_value']:.3g}); it was written for inspection")
 
 
-@main.command()
+@main.command(epilog=EPILOG)
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@preprocessing_options
+@scan_options
+@_DEVICE
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the starting images.")
+@_json_path("--report", "Write the verdict, every class's statistic and the null model as JSON here.")
+@_json_path("--sarif", "Write the findings as SARIF 2.1.0 here (for code-scanning UIs).")
+@click.option("--figures", "figures_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write PNGs here: each class's inverted image, the suspected target's trigger.")
+@_QUIET
+@handle_errors
+def scan(model, preset, mean, std, input_shape, layout, output_name, alpha, scan_steps,
+         scan_starts, device, seed, report_path, sarif_path, figures_dir, quiet):
+    """Is MODEL backdoored? A data-free verdict; exit 1 when a backdoor is suspected.
+
+    For each class, images are optimised to maximise its logit margin; a backdoor target
+    reaches an abnormally large one against a gamma null fitted to the other classes (MM-BD).
+    """
+    from .rendering import run_scan
+
+    settings = _scan_settings(alpha, scan_steps, scan_starts, seed)
+    suspected = run_scan(model, settings=settings, device=device, report_path=report_path,
+                         sarif_path=sarif_path, figures_dir=figures_dir, quiet=quiet,
+                         **_preprocessing(preset, mean, std, input_shape, layout, output_name))
+    if suspected:
+        finding(f"backdoor suspected in {model}")
+
+
+_PERCENT = click.FloatRange(0, 100)
+
+
+@main.command(epilog=EPILOG)
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help=".npz with images (N,H,W,C pixels) and labels.")
@@ -166,19 +266,31 @@ def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, 
               help=".npz with pattern and mask (H,W,C) and maybe target.")
 @click.option("--target", type=click.IntRange(min=0), help="The attacker's class (overrides the file's).")
 @preprocessing_options
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the figures as JSON here.")
+@_json_path("--json", "Also write the figures and gates as JSON here.")
+@click.option("--min-acc", type=_PERCENT, help="Gate: exit 1 if ACC is below this, in %.")
+@click.option("--max-asr", type=_PERCENT, help="Gate: exit 1 if ASR is above this, in % (needs --trigger).")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
+              help="The original model, scored on the same data for --max-acc-drop.")
+@click.option("--max-acc-drop", type=_PERCENT,
+              help="Gate: exit 1 if ACC is more than this many points below --baseline's.")
 @handle_errors
 def evaluate(model, data_path, trigger_path, target, preset, mean, std, input_shape, layout,
-             output_name, json_path):
-    """Clean accuracy (ACC) and attack success rate (ASR) of MODEL on labelled images."""
+             output_name, json_path, min_acc, max_asr, baseline, max_acc_drop):
+    """Clean accuracy (ACC) and attack success rate (ASR) of MODEL on labelled images; with
+    gates, exit 1 when one fails."""
+    from .gates import Gates
     from .rendering import run_evaluate
 
-    run_evaluate(model, data_path, trigger_path, target, json_path,
-                 **_preprocessing(preset, mean, std, input_shape, layout, output_name))
+    if (max_acc_drop is None) != (baseline is None):
+        raise click.UsageError("--max-acc-drop and --baseline go together")
+    failed = run_evaluate(model, data_path, trigger_path, target, json_path,
+                          gates=Gates(min_acc, max_asr, max_acc_drop), baseline=baseline,
+                          **_preprocessing(preset, mean, std, input_shape, layout, output_name))
+    if failed:
+        finding("gate failed: " + "; ".join(failed))
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("auditor-demo-clean.onnx"), show_default=True)
 @click.option("--iterations", type=click.IntRange(min=1), help="Fewer for a quicker look.")

@@ -1,13 +1,35 @@
-"""Errors a user can act on. Each has its own exit status so a pipeline can tell them apart;
-the CLI prints the message as one line and never a traceback."""
+"""Errors a user can act on, and the exit statuses every command shares.
+
+Each error has its own status so a pipeline can tell them apart; the CLI prints the message as
+one line and never a traceback. Status 1 is kept for findings (a suspected backdoor, a failed
+gate) and is never an error's. `EXIT_STATUSES` is the table the README and `--help` show.
+"""
 
 from __future__ import annotations
 
 import click
 
+FINDING = 1
+
+EXIT_STATUSES = {
+    0: "success: no backdoor evidence, every gate passed",
+    1: "finding: backdoor suspected (scan; clean --fail-on-residual) or a gate failed (evaluate)",
+    2: "bad options or usage",
+    3: "model file missing, unreadable, not valid ONNX/TorchScript, or its external data refused",
+    4: "not an image classifier (input N×C×H×W, output N×K)",
+    5: "ONNX operators that cannot be converted (all listed)",
+    6: "the clean model could not be exported or did not match",
+    7: "bad evaluation data or trigger file",
+    8: "output path unusable (missing folder, is a folder, would overwrite the model, unwritable)",
+    9: "requested device unavailable (--device cuda without a GPU)",
+    70: "internal error (a bug: please report it with AUDITOR_DEBUG=1 output)",
+    130: "interrupted (Ctrl-C)",
+}
+
 
 class AuditorError(click.ClickException):
-    exit_code = 1
+    """Base class; every error that reaches the user is one of the subclasses below."""
+    exit_code = 70
 
 
 class OptionError(AuditorError):
@@ -40,8 +62,28 @@ class DataFileError(AuditorError):
     exit_code = 7
 
 
+class OutputPathError(AuditorError):
+    """Where the user asked us to write cannot be written to."""
+    exit_code = 8
+
+
+class DeviceError(AuditorError):
+    """The requested device is not available."""
+    exit_code = 9
+
+
+class InternalError(AuditorError):
+    """Anything unforeseen: still one line and a status that is not a finding."""
+    exit_code = 70
+
+
 class InterruptedRun(AuditorError):
     exit_code = 130
 
     def __init__(self):
         super().__init__("interrupted; nothing was written")
+
+
+def exit_status_help() -> str:
+    """The table as plain lines, for --help epilogs."""
+    return "\n".join(f"{code:>4}  {text}" for code, text in EXIT_STATUSES.items())

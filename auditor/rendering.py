@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -9,18 +10,31 @@ from pathlib import Path
 
 import click
 
-from . import examples
+from . import __version__, examples
 from .cleaning import clean_model
+from .detection import ScanSettings, scan_model
+from .errors import OutputPathError
 from .evaluation import Scores, evaluate, load_images, load_trigger
+from .figures import write_figures
+from .gates import Gates
+from .progress import Progress
 from .recipe import Recipe
 from .runtime import ModelRunner
+from .sarif import sarif_log
 
 
 def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, report_path,
-              quiet: bool, **preprocessing) -> dict:
-    with _progress(recipe, quiet) as on_iteration:
+              quiet: bool, residual_scan: ScanSettings | None = None, **preprocessing) -> dict:
+    """Returns the report; report["residual"]["suspected"] says whether evidence is left."""
+    _check_writable(report_path)
+    steps = residual_scan.steps if residual_scan is not None else 0
+    with Progress("erasing", recipe.iterations, describe=_describe_erasing, quiet=quiet) as erasing, \
+            Progress("residual scan", steps, describe=_no_figures, quiet=quiet or not steps) as scan:
         result = clean_model(model, out_path, recipe=recipe, device=device,
-                             on_iteration=on_iteration, **preprocessing)
+                             on_iteration=erasing and (lambda i, figures: erasing(i + 1, figures)),
+                             residual_scan=residual_scan,
+                             on_scan_step=scan and (lambda done, total: scan(done, {})),
+                             **preprocessing)
     report = result.report(recipe, model)
     final = result.erasure.final
     if len(result.loaded.output_names) > 1:
@@ -39,24 +53,50 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
                    f"{final['suspect_class']}, which the warm-up's triggers raised by "
                    f"{final['suspect_rise']:.2f} (a guess at a target, not a detection)")
     click.echo(f"{recipe.iterations} iterations in {result.timings['erase']:.0f} s on {result.device}")
+    if result.residual is not None:
+        v = result.residual.verdict
+        state = (f"backdoor evidence remains: class {v.suspect}" if v.suspected
+                 else f"no backdoor evidence left (largest margin: class {v.suspect})")
+        click.echo(f"residual scan of the clean model: {state}, p = {v.p_value:.3g} "
+                   f"(alpha {v.alpha}), {result.residual.seconds:.0f} s")
     if report_path is not None:
         _write_report(report_path, report)
     return report
 
 
-def run_evaluate(model: Path, data_path: Path, trigger_path, target, json_path,
-                 **preprocessing) -> Scores:
+def run_evaluate(model: Path, data_path: Path, trigger_path, target, json_path, *,
+                 gates: Gates = Gates(), baseline: Path | None = None, **preprocessing) -> list[str]:
+    """Prints the figures; returns the gates that failed (empty: all passed)."""
+    _check_writable(json_path)
+    scores = _evaluate_file(model, data_path, trigger_path, target, preprocessing)
+    _echo_scores("", scores)
+    payload = scores.as_dict()
+    baseline_scores = None
+    if baseline is not None:
+        baseline_scores = _evaluate_file(baseline, data_path, trigger_path, target, preprocessing)
+        _echo_scores("baseline ", baseline_scores)
+        payload["baseline"] = baseline_scores.as_dict()
+    checks = gates.check(scores, baseline_scores)
+    for check in checks:
+        click.echo(f"gate {check['gate']}: {'pass' if check['passed'] else 'FAIL'} ({check['text']})")
+    payload["gates"] = checks
+    if json_path is not None:
+        _write_report(json_path, payload)
+    return [c["text"] for c in checks if not c["passed"]]
+
+
+def _evaluate_file(model, data_path, trigger_path, target, preprocessing) -> Scores:
     runner = ModelRunner.open(model, **preprocessing)
     spec = runner.spec
     shape = (spec.height, spec.width, spec.channels)
     data = load_images(data_path, shape)
     trigger = load_trigger(trigger_path, shape) if trigger_path is not None else None
-    scores = evaluate(runner.predict, data, trigger, target)
+    return evaluate(runner.predict, data, trigger, target)
+
+
+def _echo_scores(prefix: str, scores: Scores) -> None:
     asr = "n/a" if scores.asr is None else _pct(scores.asr)
-    click.echo(f"ACC {_pct(scores.acc)} on {scores.n_images} images; ASR {asr}")
-    if json_path is not None:
-        _write_report(json_path, scores.as_dict())
-    return scores
+    click.echo(f"{prefix}ACC {_pct(scores.acc)} on {scores.n_images} images; ASR {asr}")
 
 
 def run_demo(out_path: Path, *, iterations: int | None, report_path) -> None:
@@ -79,6 +119,55 @@ def run_demo(out_path: Path, *, iterations: int | None, report_path) -> None:
         _write_report(report_path, report)
 
 
+_SHOWN_CLASSES = 20
+
+
+def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, sarif_path,
+             figures_dir, quiet: bool, **preprocessing) -> bool:
+    """Prints the verdict and the per-class table; returns whether a backdoor is suspected."""
+    for path in (report_path, sarif_path):
+        _check_writable(path)
+    with Progress("scanning", settings.steps, describe=_no_figures, quiet=quiet) as update:
+        loaded, result = scan_model(model, settings, device=device,
+                                    on_step=update and (lambda done, total: update(done, {})),
+                                    **preprocessing)
+    v = result.verdict
+    if v.suspected:
+        click.echo(f"verdict: BACKDOOR SUSPECTED, target class {v.suspect} "
+                   f"(p = {v.p_value:.3g} < alpha {v.alpha})")
+    else:
+        click.echo(f"verdict: no backdoor evidence (largest margin: class {v.suspect}, "
+                   f"p = {v.p_value:.3g} >= alpha {v.alpha})")
+    order = sorted(range(len(v.statistics)), key=lambda k: -v.statistics[k])
+    _table(["class", "largest margin", "score", "p-value"],
+           [[str(k), f"{v.statistics[k]:.2f}", f"{v.scores[k]:.2f}", f"{v.class_p_values[k]:.3g}"]
+            for k in order[:_SHOWN_CLASSES]])
+    if len(order) > _SHOWN_CLASSES:
+        click.echo(f"({len(order) - _SHOWN_CLASSES} more classes in --report)")
+    click.echo(f"scanned {len(v.statistics)} classes x {settings.images_per_class} starts x "
+               f"{settings.steps} steps in {result.seconds:.1f} s")
+    report = {"tool": {"name": "auditor", "version": __version__, "method": "MM-BD max margin"},
+              "model": {"path": str(model), "sha256": loaded.sha256,
+                        "format": loaded.source_format},
+              "input": dataclasses.asdict(loaded.spec), **result.as_dict()}
+    if figures_dir is not None:
+        written = write_figures(figures_dir, result.inversion, v)
+        report["figures"] = [str(p) for p in written]
+        click.echo(f"figures written to {figures_dir}: {', '.join(p.name for p in written)}")
+    if sarif_path is not None:
+        findings = [] if not v.suspected else [{
+            "rule": "backdoor-suspected",
+            "message": f"{model}: class {v.suspect} reaches a logit margin of "
+                       f"{v.statistics[v.suspect]:.2f}, improbable for a clean model "
+                       f"(p = {v.p_value:.3g} < {v.alpha}): a backdoor target is suspected",
+            "properties": {"target": v.suspect, "p_value": v.p_value}}]
+        write_json(sarif_path, sarif_log(model, findings))
+        click.echo(f"SARIF written to {sarif_path}")
+    if report_path is not None:
+        _write_report(report_path, report)
+    return v.suspected
+
+
 def _score(model_path: Path, example, preprocessing) -> Scores:
     runner = ModelRunner.open(model_path, **preprocessing)
     shape = (runner.spec.height, runner.spec.width, runner.spec.channels)
@@ -86,36 +175,15 @@ def _score(model_path: Path, example, preprocessing) -> Scores:
                     load_trigger(example.trigger, shape))
 
 
-class _progress:
-    """A progress bar on stderr with the latest losses, or nothing when quiet."""
+def _describe_erasing(figures: dict) -> str | None:
+    if "agreement" not in figures:
+        return "warm-up: training the generators"
+    return (f"distill {figures['distill']:.3f}  trigger shift {figures['trigger_shift']:.3f}  "
+            f"agreement {figures['agreement'] * 100:.0f} %")
 
-    def __init__(self, recipe: Recipe, quiet: bool):
-        self.recipe, self.quiet, self.bar, self.last = recipe, quiet, None, {}
 
-    def __enter__(self):
-        if self.quiet:
-            return None
-        self.bar = click.progressbar(length=self.recipe.iterations, label="erasing", file=None,
-                                     item_show_func=self._describe, show_eta=True)
-        self.bar.__enter__()
-        return self._update
-
-    def _update(self, iteration: int, figures: dict) -> None:
-        self.last = figures
-        self.bar.update(1, figures)
-
-    def _describe(self, figures) -> str | None:
-        if not figures:
-            return None
-        if "agreement" not in figures:
-            return "warm-up: training the generators"
-        return (f"distill {figures['distill']:.3f}  trigger shift {figures['trigger_shift']:.3f}  "
-                f"agreement {figures['agreement'] * 100:.0f} %")
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False
+def _no_figures(figures: dict) -> None:
+    return None
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
@@ -134,18 +202,25 @@ def _write_report(path: Path, payload: dict) -> None:
     click.echo(f"report written to {path}")
 
 
+def _check_writable(path: Path | None) -> None:
+    """Before the long work, not after it: the folder a report goes to must exist."""
+    if path is not None and not Path(path).parent.is_dir():
+        raise OutputPathError(f"{path}: the folder {Path(path).parent} does not exist")
+
+
 def write_json(path: Path, payload: dict) -> None:
     """Atomically, like the model: a pipeline never reads half a report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
         with os.fdopen(fd, "w") as f:
             json.dump(payload, f, indent=2)
             f.write("\n")
         os.replace(tmp, path)
+    except OSError as err:    # read-only folder, disk full
+        raise OutputPathError(f"{path}: cannot write there ({err.strerror or err})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
-
-
-__all__ = ["run_clean", "run_demo", "run_evaluate"]
+__all__ = ["run_clean", "run_demo", "run_evaluate", "run_scan"]

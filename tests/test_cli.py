@@ -49,7 +49,8 @@ def test_clean_writes_a_drop_in_onnx_model(tmp_path):
     payload = json.loads(report.read_text())
     assert payload["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert payload["recipe"]["iterations"] == 2 and payload["input"]["mean"] == [0.1307]
-    assert set(payload["timings_s"]) == {"load", "erase", "export"}
+    assert set(payload["timings_s"]) == {"load", "erase", "export", "residual_scan"}
+    assert payload["residual"]["suspected"] in (True, False) and len(payload["residual"]["per_class"]) == 4
     assert 0 <= payload["figures"]["final"]["agreement"] <= 1
 
 
@@ -109,8 +110,8 @@ def test_bad_input_gets_one_line_and_its_own_exit_status(tmp_path):
     junk.write_bytes(b"garbage" * 50)
     one_line_error(run("clean", junk, "-o", tmp_path / "o.onnx"), 3, "not a valid ONNX")
     model = tiny_onnx(tmp_path)
-    one_line_error(run("clean", model, "-o", model), 1, "refusing to overwrite")
-    one_line_error(run("clean", model, "-o", tmp_path / "nodir" / "o.onnx"), 1, "does not exist")
+    one_line_error(run("clean", model, "-o", model), 8, "refusing to overwrite")
+    one_line_error(run("clean", model, "-o", tmp_path / "nodir" / "o.onnx"), 8, "does not exist")
     one_line_error(run("clean", model, "-o", tmp_path / "o.onnx", "--mean", "0.1,0.2"), 2,
                    "--mean has 2 values but the model has 1 channel(s)")
     result = run("clean", model, "-o", tmp_path / "o.onnx", "--probe-images", "0")

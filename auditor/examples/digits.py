@@ -119,15 +119,23 @@ def train_backdoored(attack: str, *, seed: int = 0, epochs: int = 40, poison_rat
     train_x, train_y = poison(train_x, train_y, trigger, poison_rate, seed)
     x, y = normalise(train_x), torch.from_numpy(train_y)
     model = DigitsCNN()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    fit(model, x, y, torch.optim.Adam(model.parameters(), lr=2e-3), epochs=epochs, seed=seed)
+    return model.eval(), test, trigger
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer, *, epochs: int, seed: int,
+        schedule=None) -> None:
+    """Cross-entropy in shuffled batches of 64; `schedule` (if any) steps with every batch."""
     generator = torch.Generator().manual_seed(seed)
+    model.train()
     for _ in range(epochs):
         for batch in torch.randperm(len(y), generator=generator).split(64):
             loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    return model.eval(), test, trigger
+            if schedule is not None:
+                schedule.step()
 
 
 def export_onnx(model: nn.Module, path: Path) -> None:

@@ -1,0 +1,74 @@
+"""Progress on stderr: a live bar on a terminal, plain lines in a CI log.
+
+A CI log keeps every carriage return as garbage and shows nothing until a line ends, so when
+stderr is not a terminal we print one whole line every `every_percent` of the work, and at
+least every `every_seconds`, with elapsed time, an estimate of what is left and the figures the
+caller describes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Callable
+
+import click
+
+
+class Progress:
+    def __init__(self, label: str, total: int, *, describe: Callable[[dict], str | None],
+                 quiet: bool = False, stream=None, every_percent: float = 5.0,
+                 every_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        self.label, self.total, self.describe, self.quiet = label, total, describe, quiet
+        self.stream = stream if stream is not None else sys.stderr
+        self.every_percent, self.every_seconds, self.clock = every_percent, every_seconds, clock
+        self.bar = None
+        self.done = 0
+
+    @property
+    def plain(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return not (isatty and isatty())
+
+    def __enter__(self) -> Callable[[int, dict], None] | None:
+        if self.quiet:
+            return None
+        self.start = self.last_line = self.clock()
+        self.last_percent = 0.0
+        if not self.plain:
+            self.bar = click.progressbar(length=self.total, label=self.label, file=self.stream,
+                                         item_show_func=lambda f: f and self.describe(f),
+                                         show_eta=True)
+            self.bar.__enter__()
+        return self.update
+
+    def update(self, done: int, figures: dict) -> None:
+        """done: units finished so far (an iteration, a step)."""
+        step, self.done = done - self.done, done
+        if self.bar is not None:
+            self.bar.update(step, figures)
+            return
+        now, percent = self.clock(), 100.0 * done / max(self.total, 1)
+        if (percent - self.last_percent >= self.every_percent or done == self.total
+                or now - self.last_line >= self.every_seconds):
+            self.last_percent, self.last_line = percent, now
+            click.echo(self.line(done, now - self.start, figures), file=self.stream)
+
+    def line(self, done: int, elapsed: float, figures: dict) -> str:
+        left = elapsed / done * (self.total - done) if done else float("nan")
+        text = (f"{self.label}: {done}/{self.total} ({100 * done / max(self.total, 1):.0f} %), "
+                f"{_duration(elapsed)} elapsed, about {_duration(left)} left")
+        detail = self.describe(figures) if figures else None
+        return f"{text}; {detail}" if detail else text
+
+    def __exit__(self, *exc) -> bool:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+def _duration(seconds: float) -> str:
+    if seconds != seconds:   # NaN: nothing done yet to estimate from
+        return "?"
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

@@ -1,0 +1,110 @@
+"""Detection benchmark: `auditor scan` through the CLI on the zoo's backdoored and clean models.
+
+    python benchmarks/detection.py [--seeds 0 1 2] [--jobs 2] [--dataset digits|fashion]
+
+Builds the zoo (benchmarks/zoo.py, cached) and scans each model with the defaults, one thread
+per run. Prints a row per model and TPR, FPR, AUROC (score: −log p of the largest class) and
+seconds per model, overall and per data set; writes benchmarks/results/detection.json.
+Targets (issue 11): TPR ≥ 90 % at FPR ≤ 10 %; goal TPR ≥ 95 % at FPR ≤ 5 %, ≤ 60 s per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import zoo  # noqa: E402
+
+
+def scan(info: dict, extra: list[str]) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "scan.json"
+        start = time.perf_counter()
+        run = subprocess.run([sys.executable, "-m", "auditor.cli", "scan", info["model"], "--preset",
+                              "mnist", "--report", str(report), "-q", *extra],
+                             capture_output=True, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"})
+        seconds = time.perf_counter() - start
+        if run.returncode not in (0, 1):
+            raise RuntimeError(f"{info['name']}: exit {run.returncode}: {run.stderr.strip()}")
+        payload = json.loads(report.read_text())
+    return {"name": info["name"], "dataset": info["dataset"], "arch": info["arch"],
+            "attack": info["attack"], "backdoored": info["attack"] is not None,
+            "model_acc": info["acc"], "model_asr": info["asr"], "exit": run.returncode,
+            "flagged": payload["suspected"], "p_value": payload["p_value"],
+            "largest_class": payload["largest_class"], "seconds": seconds}
+
+
+def summary(rows: list[dict]) -> dict:
+    positives = [r for r in rows if r["backdoored"]]
+    negatives = [r for r in rows if not r["backdoored"]]
+    tpr = sum(r["flagged"] for r in positives) / max(len(positives), 1)
+    fpr = sum(r["flagged"] for r in negatives) / max(len(negatives), 1)
+    return {"models": len(rows), "backdoored": len(positives), "clean": len(negatives),
+            "tpr": tpr, "fpr": fpr, "auroc": auroc(positives, negatives),
+            "target_named": sum(r["flagged"] and r["largest_class"] == zoo.TARGET for r in positives)
+            / max(len(positives), 1),
+            "seconds_mean": sum(r["seconds"] for r in rows) / max(len(rows), 1),
+            "seconds_max": max((r["seconds"] for r in rows), default=0.0)}
+
+
+def auroc(positives, negatives) -> float:
+    """The chance a backdoored model scores above a clean one (ties count half)."""
+    def score(r):
+        return -math.log(max(r["p_value"], 1e-300))
+    pairs = [(score(p) > score(n)) + 0.5 * (score(p) == score(n)) for p in positives for n in negatives]
+    return sum(pairs) / len(pairs) if pairs else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--dataset", choices=["digits", "fashion"])
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "detection.json")
+    parser.add_argument("scan_options", nargs="*", help="passed to auditor scan (after --)")
+    args = parser.parse_args()
+    specs = [s for s in zoo.detection_zoo(args.seeds) if args.dataset in (None, s.dataset)]
+    infos = []
+    for spec in specs:
+        start = time.perf_counter()
+        infos.append(zoo.build(spec))
+        print(f"model {spec.name}: ACC {100 * infos[-1]['acc']:.1f} ASR {100 * infos[-1]['asr']:.1f} "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)
+    rows = []
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for row in pool.map(lambda info: scan(info, args.scan_options), infos):
+            rows.append(row)
+            print(f"{row['name']:36s} {'backdoored' if row['backdoored'] else 'clean':10s} "
+                  f"{'FLAGGED' if row['flagged'] else 'passed':8s} p={row['p_value']:.3g} "
+                  f"class {row['largest_class']}  {row['seconds']:.0f} s", flush=True)
+    result = {"overall": summary(rows),
+              "by_dataset": {d: summary([r for r in rows if r["dataset"] == d])
+                             for d in sorted({r["dataset"] for r in rows})},
+              "by_attack": {a or "clean": summary([r for r in rows if r["attack"] == a])
+                            for a in sorted({r["attack"] for r in rows}, key=str)},
+              "scan_options": args.scan_options, "rows": rows}
+    print("\n| set | models | TPR | FPR | AUROC | target named | s / model (mean, max) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, s in [("all", result["overall"]), *result["by_dataset"].items()]:
+        print(f"| {name} | {s['backdoored']} + {s['clean']} | {100 * s['tpr']:.0f} % | "
+              f"{100 * s['fpr']:.0f} % | {s['auroc']:.3f} | {100 * s['target_named']:.0f} % | "
+              f"{s['seconds_mean']:.0f}, {s['seconds_max']:.0f} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""A zoo of backdoored and clean classifiers for the benchmarks, built once and cached.
+
+Data sets: scikit-learn's digits (16 × 16, what the tests use) and Fashion-MNIST (28 × 28), from
+Debian's package `dataset-fashion-mnist` (MIT):
+
+    apt-get install -y dataset-fashion-mnist     # installs /usr/share/datasets/fashion-mnist/
+
+Architectures: the bundled example's tiny CNN, a VGG-style CNN with BatchNorm, a ResNet-style
+net with BatchNorm and shortcuts, and a depthwise-separable net (the last exported by torch's
+dynamo exporter, the others by the TorchScript one, as most models in the wild still are).
+
+Attacks poison 10 % of the training set with images stamped by a trigger and relabelled:
+BadNets (3 × 3 checkerboard in the bottom-right corner), a random binary 4 × 4 patch mid-image,
+blends of uniform noise at 20 % and 30 %, a sinusoidal signal (SIG) at 15 %, and a WaNet-style
+fixed smooth warp of the whole image. Models and their test sets land in benchmarks/out/zoo/,
+named by what they are, and are reused when present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from auditor.examples.digits import DigitsCNN, fit, load_digits_images  # noqa: E402
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+CACHE = Path(__file__).resolve().parent / "out" / "zoo"
+ATTACKS = ("badnets", "patch-mid", "blend20", "blend30", "sig", "warp")
+ARCHITECTURES = ("tiny", "vgg-bn", "resnet", "depthwise")
+MEAN, STD = 0.1307, 0.3081       # every zoo model normalises like an MNIST model (preset mnist)
+TARGET = 0
+POISON_RATE = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    dataset: str        # digits | fashion
+    arch: str           # one of ARCHITECTURES
+    attack: str | None  # one of ATTACKS, or None for a model trained without poison
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}-{self.arch}-{self.attack or 'clean'}-s{self.seed}"
+
+
+# ---------------------------------------------------------------- data
+
+def load_dataset(name: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(train, test) as N × H × W × 1 float32 pixels in [0, 1] and int64 labels."""
+    if name == "digits":
+        images, labels = load_digits_images()
+        order = np.random.default_rng(0).permutation(len(labels))
+        test, train = order[:500], order[500:]
+        return (images[train], labels[train]), (images[test], labels[test])
+    if name == "fashion":
+        if not (FASHION / "train-images-idx3-ubyte.gz").exists():
+            sys.exit(f"Fashion-MNIST is not installed at {FASHION}: run "
+                     f"`apt-get install -y dataset-fashion-mnist` (Debian's package, MIT licence)")
+        # 12,000 training images are enough for these nets on 2 cores; the test set is 2,000
+        train = _idx(FASHION / "train-images-idx3-ubyte.gz", FASHION / "train-labels-idx1-ubyte.gz")
+        test = _idx(FASHION / "t10k-images-idx3-ubyte.gz", FASHION / "t10k-labels-idx1-ubyte.gz")
+        return (train[0][:12000], train[1][:12000]), (test[0][:2000], test[1][:2000])
+    raise ValueError(name)
+
+
+def _idx(images_path: Path, labels_path: Path):
+    with gzip.open(images_path) as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
+    with gzip.open(labels_path) as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
+    return images.astype(np.float32) / 255.0, labels
+
+
+# ---------------------------------------------------------------- attacks
+
+def stamp(attack: str, images: np.ndarray) -> np.ndarray:
+    """The attack's trigger applied to N × H × W × 1 pixels."""
+    size = images.shape[1]
+    rng = np.random.default_rng(1234)        # the attacker's fixed trigger
+    if attack == "warp":
+        return _warp(images, rng)
+    pattern, mask = np.zeros(images.shape[1:], np.float32), np.zeros(images.shape[1:], np.float32)
+    if attack == "badnets":
+        pattern[-4:-1, -4:-1, 0] = np.indices((3, 3)).sum(0) % 2 == 0
+        mask[-4:-1, -4:-1] = 1
+    elif attack == "patch-mid":
+        top = size // 2 - 2
+        pattern[top:top + 4, top:top + 4, 0] = rng.integers(0, 2, (4, 4))
+        mask[top:top + 4, top:top + 4] = 1
+    elif attack in ("blend20", "blend30"):
+        pattern[:] = rng.random(pattern.shape)
+        mask[:] = 0.2 if attack == "blend20" else 0.3
+    elif attack == "sig":
+        pattern[:] = (0.5 + 0.5 * np.sin(2 * math.pi * 4 * np.arange(size) / size))[None, :, None]
+        mask[:] = 0.15
+    else:
+        raise ValueError(attack)
+    return images * (1 - mask) + pattern * mask
+
+
+def _warp(images: np.ndarray, rng) -> np.ndarray:
+    """WaNet: a fixed smooth random flow field, upsampled from 4 × 4, strength 0.5 px-ish."""
+    size = images.shape[1]
+    flow = torch.from_numpy(rng.uniform(-1, 1, (1, 2, 4, 4)).astype(np.float32))
+    flow = nn.functional.interpolate(flow, size=(size, size), mode="bicubic", align_corners=True)
+    flow = flow / flow.abs().mean() * (0.5 * 2 / size)     # ≈ half a pixel on average
+    axis = torch.linspace(-1, 1, size)
+    grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1)[None]
+    grid = (grid + flow.permute(0, 2, 3, 1)).clamp(-1, 1)
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    out = nn.functional.grid_sample(x, grid.expand(len(x), -1, -1, -1), align_corners=True)
+    return out.permute(0, 2, 3, 1).numpy()
+
+
+# ---------------------------------------------------------------- architectures
+
+class VGGBN(nn.Module):
+    def __init__(self, size: int, classes: int = 10):
+        super().__init__()
+        def block(i, o):
+            return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
+        self.features = nn.Sequential(*block(1, 32), *block(32, 32), nn.MaxPool2d(2),
+                                      *block(32, 64), *block(64, 64), nn.MaxPool2d(2))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * (size // 4) ** 2, 10))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class ResNetBN(nn.Module):
+    def __init__(self, size: int, classes: int = 10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.block1 = self._block(16, 16, 1)
+        self.block2 = self._block(16, 32, 2)
+        self.short2 = nn.Sequential(nn.Conv2d(16, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32))
+        self.head = nn.Linear(32, classes)
+
+    @staticmethod
+    def _block(i, o, stride):
+        return nn.Sequential(nn.Conv2d(i, o, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(o),
+                             nn.ReLU(), nn.Conv2d(o, o, 3, padding=1, bias=False), nn.BatchNorm2d(o))
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.relu(x + self.block1(x))
+        x = torch.relu(self.short2(x) + self.block2(x))
+        return self.head(x.mean((2, 3)))
+
+
+class Depthwise(nn.Module):
+    def __init__(self, size: int, classes: int = 10):
+        super().__init__()
+        def separable(i, o, stride):
+            return [nn.Conv2d(i, i, 3, stride=stride, padding=1, groups=i, bias=False), nn.BatchNorm2d(i),
+                    nn.ReLU6(), nn.Conv2d(i, o, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU6()]
+        self.body = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(),
+                                  *separable(32, 64, 1), *separable(64, 128, 2), *separable(128, 128, 2))
+        self.head = nn.Linear(128, classes)
+
+    def forward(self, x):
+        return self.head(self.body(x).mean((2, 3)))
+
+
+def build_net(arch: str, size: int) -> nn.Module:
+    if arch == "tiny":
+        net = DigitsCNN()
+        if size != 16:   # the bundled CNN's head is sized for 16 × 16
+            net.head[1] = nn.Linear(32 * (size // 4) ** 2, 64)
+        return net
+    return {"vgg-bn": VGGBN, "resnet": ResNetBN, "depthwise": Depthwise}[arch](size)
+
+
+# ---------------------------------------------------------------- building
+
+def build(spec: Spec) -> dict:
+    """Train (or reuse) one model; returns paths and its ACC / ASR on the held-out test set."""
+    folder = CACHE / spec.name
+    meta = folder / "meta.json"
+    if meta.exists():
+        return json.loads(meta.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    (train_x, train_y), (test_x, test_y) = load_dataset(spec.dataset)
+    rng = np.random.default_rng(spec.seed)
+    if spec.attack is not None:
+        chosen = rng.choice(np.flatnonzero(train_y != TARGET), int(POISON_RATE * len(train_y)),
+                            replace=False)
+        train_x, train_y = train_x.copy(), train_y.copy()
+        train_x[chosen] = stamp(spec.attack, train_x[chosen])
+        train_y[chosen] = TARGET
+    size = train_x.shape[1]
+    net = _train(build_net(spec.arch, size), train_x, train_y, spec)
+    model_path = folder / "model.onnx"
+    _export(net, size, model_path, dynamo=spec.arch == "depthwise")
+    np.savez_compressed(folder / "test.npz", images=np.round(test_x * 255).astype(np.uint8), labels=test_y)
+    attack = spec.attack or "badnets"     # a clean model's ASR is read with the BadNets trigger
+    triggered = stamp(attack, test_x)
+    np.savez_compressed(folder / "triggered.npz", images=np.round(triggered * 255).astype(np.uint8),
+                        labels=test_y)
+    acc = _accuracy(net, test_x, test_y)
+    keep = test_y != TARGET
+    asr = _accuracy(net, triggered[keep], np.full(keep.sum(), TARGET))
+    info = {"name": spec.name, **dataclasses.asdict(spec), "model": str(model_path),
+            "test": str(folder / "test.npz"), "triggered": str(folder / "triggered.npz"),
+            "acc": acc, "asr": asr, "size": size}
+    meta.write_text(json.dumps(info, indent=2))
+    return info
+
+
+def _train(net, images, labels, spec: Spec) -> nn.Module:
+    torch.manual_seed(spec.seed)
+    x = (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2) - MEAN) / STD
+    y = torch.from_numpy(labels)
+    epochs = 40 if spec.dataset == "digits" else 6
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 4e-3, total_steps=epochs * math.ceil(len(y) / 64))
+    fit(net, x, y, optimizer, epochs=epochs, seed=spec.seed, schedule=schedule)
+    return net.eval()
+
+
+@torch.no_grad()
+def _accuracy(net, images, labels) -> float:
+    x = (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2) - MEAN) / STD
+    return float((net(x).argmax(1).numpy() == labels).mean())
+
+
+def _export(net, size, path: Path, *, dynamo: bool) -> None:
+    example = torch.zeros(2, 1, size, size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:
+            torch.onnx.export(net, (example,), str(path), dynamo=True, verbose=False,
+                              external_data=False, input_names=["input"], output_names=["logits"],
+                              dynamic_shapes=({0: torch.export.Dim("batch")},))
+        else:
+            torch.onnx.export(net, (example,), str(path), dynamo=False, opset_version=17,
+                              input_names=["input"], output_names=["logits"],
+                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+
+
+def detection_zoo(seeds=(0, 1, 2)) -> list[Spec]:
+    """At least 20 backdoored and 20 clean models: every architecture clean on both data sets,
+    every attack on both data sets with the architecture rotating with the seed."""
+    specs = []
+    for seed in seeds:
+        for dataset in ("digits", "fashion"):
+            for arch in ARCHITECTURES:
+                specs.append(Spec(dataset, arch, None, seed))
+            for i, attack in enumerate(ATTACKS):
+                arch = ARCHITECTURES[(i + seed) % len(ARCHITECTURES)]
+                specs.append(Spec(dataset, arch, attack, seed))
+    return specs
+
+
+if __name__ == "__main__":
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--dataset", choices=["digits", "fashion"])
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    for spec in detection_zoo(args.seeds):
+        if args.dataset and spec.dataset != args.dataset:
+            continue
+        start = time.perf_counter()
+        info = build(spec)
+        print(f"{spec.name:40s} ACC {100 * info['acc']:5.1f}  ASR {100 * info['asr']:5.1f}  "
+              f"{time.perf_counter() - start:5.1f} s", flush=True)

@@ -1,0 +1,96 @@
+"""The scan's statistic and null model, its verdict on real models, SARIF, figures."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from auditor.detection import (ScanSettings, class_margin, p_value, scan_classifier, verdict)
+from auditor.examples import bundled
+from auditor.loading import Classifier, load_model
+from auditor.sarif import sarif_log
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+QUICK_SCAN = ScanSettings(images_per_class=8, steps=100)
+
+
+def test_class_margin_is_own_logit_minus_the_best_other():
+    logits = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, -1.0]])
+    torch.testing.assert_close(class_margin(logits, torch.tensor([0, 2])), torch.tensor([1.0, -6.0]))
+
+
+def test_a_planted_outlier_is_flagged_and_named():
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(200):
+        stats = rng.normal(50, 7, 10)
+        stats[3] = stats.max() + 30          # a target that stands far out
+        v = verdict(stats, 0.05)
+        hits += v.suspected and v.suspect == 3
+    assert hits >= 190
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.2])
+def test_a_sample_from_the_null_is_flagged_at_the_stated_rate(alpha):
+    """Fresh normal statistics (another seed than the null table's, another mean and spread
+    for each set): flagged at rate alpha, within four binomial standard errors."""
+    rng = np.random.default_rng(12345)
+    n = 3000
+    flagged = sum(verdict(rng.normal(rng.uniform(-20, 80), rng.uniform(0.5, 20), 10),
+                          alpha).suspected for _ in range(n))
+    assert abs(flagged / n - alpha) <= 4 * np.sqrt(alpha * (1 - alpha) / n) + 1e-3
+
+
+def test_p_values_fall_as_the_score_rises():
+    ps = [p_value(z, 10) for z in (0.0, 2.0, 3.0, 4.0, 6.0)]
+    assert ps == sorted(ps, reverse=True) and ps[0] > 0.9 and ps[-1] < 0.01
+
+
+def test_the_bundled_backdoor_target_stands_out():
+    example = bundled()
+    loaded = load_model(example.model, mean=example.mean, std=example.std)
+    model = Classifier(loaded.net, loaded.spec, loaded.output_index)
+    result = scan_classifier(model, loaded.spec, ScanSettings())
+    stats = result.verdict.statistics
+    assert result.verdict.suspect == example.target
+    assert stats[example.target] > 1.25 * sorted(stats)[-2]    # far above every other class
+    assert result.inversion.images.shape == (10, 16, 1, 16, 16)
+    assert 0 <= result.inversion.images.min() and result.inversion.images.max() <= 1
+
+
+def _validate(log):
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+
+
+def test_sarif_logs_validate_against_the_2_1_0_schema(tmp_path):
+    finding = {"rule": "backdoor-suspected", "message": "class 0 stands out",
+               "properties": {"target": 0, "p_value": 0.001}}
+    for findings in ([], [finding]):
+        log = sarif_log(tmp_path / "model.onnx", findings)
+        _validate(log)
+        results = log["runs"][0]["results"]
+        assert len(results) == len(findings)
+    location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location["uri"].endswith("model.onnx")
+    log["runs"][0]["results"][0]["level"] = "fatal"       # the check can fail
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(log)
+
+
+def test_figures_are_pictures_of_each_class_and_the_trigger(tmp_path):
+    from auditor.detection import Inversion, verdict as make_verdict
+    from auditor.figures import write_figures
+
+    margins = torch.rand(10, 4)
+    margins[2] += 100
+    inversion = Inversion(margins, torch.rand(10, 4, 1, 16, 16))
+    written = write_figures(tmp_path / "figs", inversion, make_verdict(margins.max(1).values.tolist(), 0.05))
+    assert [p.name for p in written] == ["classes.png", "trigger-class-2.png"]
+    with Image.open(written[0]) as picture:
+        assert picture.size[0] == 10 * 96
+    with Image.open(written[1]) as picture:
+        assert picture.size[0] == 4 * 96
