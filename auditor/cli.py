@@ -13,8 +13,8 @@ import click
 from . import __version__
 from .errors import (FINDING, AuditorError, InternalError, InterruptedRun, OptionError,
                      exit_status_help)
-from .input_spec import PRESETS, parse_floats, parse_shape
-from .recipe import Recipe
+from .presets import PRESETS, parse_floats, parse_shape
+from .recipe import Recipe, ScanSettings
 
 
 class _Parsed(click.ParamType):
@@ -158,8 +158,6 @@ def _recipe(recipe_name: str, overrides: dict) -> Recipe:
 
 def scan_options(command):
     """How hard the scan looks and how sure it must be; shared by scan and clean's residual scan."""
-    from .detection import ScanSettings
-
     defaults = ScanSettings()
     options = [
         click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -176,8 +174,6 @@ def scan_options(command):
 
 
 def _scan_settings(alpha, scan_steps, scan_starts, seed):
-    from .detection import ScanSettings
-
     return ScanSettings(images_per_class=scan_starts, steps=scan_steps, alpha=alpha,
                         seed=seed or 0)
 
@@ -242,8 +238,8 @@ def scan(model, preset, mean, std, input_shape, layout, output_name, alpha, scan
          scan_starts, device, seed, report_path, sarif_path, figures_dir, quiet):
     """Is MODEL backdoored? A data-free verdict; exit 1 when a backdoor is suspected.
 
-    For each class, images are optimised to maximise its logit margin; a backdoor target
-    reaches an abnormally large one against a gamma null fitted to the other classes (MM-BD).
+    For each class, noise images take a few small steps up its logit margin; a backdoor
+    target's margin rises abnormally far against the other classes (after MM-BD).
     """
     from .rendering import run_scan
 

@@ -1,9 +1,10 @@
 """PNG pictures of what a scan found, for a person to look at.
 
-- classes.png: for each class, the image that reached the largest margin (a row of tiles,
-  each captioned with its class and margin);
-- trigger-class-K.png: for a suspected target K, every restart's image: what they share is the
-  pattern that drives the model to K, the recovered trigger.
+- classes.png: for each class, the start that reached the largest margin (a row of tiles,
+  each captioned with its class and the mean margin, the statistic);
+- trigger-class-K.png, for a suspected target K: first the mean change every start needed to
+  move towards K (grey is no change; what they share is the recovered trigger), then the
+  starts that moved furthest.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ def write_figures(folder: Path, inversion, verdict) -> list[Path]:
     _grid(tiles, captions, Image, ImageDraw).save(written[0])
     if verdict.suspected:
         k = verdict.suspect
-        order = inversion.margins[k].argsort(descending=True)
-        tiles = [inversion.images[k, i] for i in order]
-        captions = [f"{inversion.margins[k, i]:.1f}" for i in order]
+        shift = inversion.mean_shift[k]
+        order = inversion.margins[k].argsort(descending=True)[:7]
+        tiles = [0.5 + 0.5 * shift / shift.abs().max().clamp(min=1e-12),
+                 *(inversion.images[k, i] for i in order)]
+        captions = ["mean change", *(f"{inversion.margins[k, i]:.1f}" for i in order)]
         written.append(folder / f"trigger-class-{k}.png")
         _grid(tiles, captions, Image, ImageDraw, columns=8).save(written[-1])
     return written

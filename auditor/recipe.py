@@ -1,4 +1,6 @@
-"""The hyperparameters of a DHBE run: ours by default, the paper's on request."""
+"""The hyperparameters of a DHBE run (ours by default, the paper's on request) and of a scan.
+
+No torch here: the command line reads the defaults for its --help."""
 
 from __future__ import annotations
 
@@ -51,3 +53,12 @@ class Recipe:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanSettings:
+    images_per_class: int = 32   # random starts per class (MM-BD: 30)
+    steps: int = 20              # optimisation steps (MM-BD: 300 SGD steps, keeping the largest)
+    lr: float = 0.01             # Adam, on pixels in [0, 1]
+    alpha: float = 0.05          # significance level of the verdict
+    seed: int = 0

@@ -56,7 +56,7 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
     if result.residual is not None:
         v = result.residual.verdict
         state = (f"backdoor evidence remains: class {v.suspect}" if v.suspected
-                 else f"no backdoor evidence left (largest margin: class {v.suspect})")
+                 else f"no backdoor evidence left (highest: class {v.suspect})")
         click.echo(f"residual scan of the clean model: {state}, p = {v.p_value:.3g} "
                    f"(alpha {v.alpha}), {result.residual.seconds:.0f} s")
     if report_path is not None:
@@ -136,10 +136,10 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
         click.echo(f"verdict: BACKDOOR SUSPECTED, target class {v.suspect} "
                    f"(p = {v.p_value:.3g} < alpha {v.alpha})")
     else:
-        click.echo(f"verdict: no backdoor evidence (largest margin: class {v.suspect}, "
+        click.echo(f"verdict: no backdoor evidence (highest: class {v.suspect}, "
                    f"p = {v.p_value:.3g} >= alpha {v.alpha})")
     order = sorted(range(len(v.statistics)), key=lambda k: -v.statistics[k])
-    _table(["class", "largest margin", "score", "p-value"],
+    _table(["class", "mean margin", "score", "p-value"],
            [[str(k), f"{v.statistics[k]:.2f}", f"{v.scores[k]:.2f}", f"{v.class_p_values[k]:.3g}"]
             for k in order[:_SHOWN_CLASSES]])
     if len(order) > _SHOWN_CLASSES:
@@ -157,7 +157,7 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
     if sarif_path is not None:
         findings = [] if not v.suspected else [{
             "rule": "backdoor-suspected",
-            "message": f"{model}: class {v.suspect} reaches a logit margin of "
+            "message": f"{model}: noise images move to class {v.suspect} with a mean margin of "
                        f"{v.statistics[v.suspect]:.2f}, improbable for a clean model "
                        f"(p = {v.p_value:.3g} < {v.alpha}): a backdoor target is suspected",
             "properties": {"target": v.suspect, "p_value": v.p_value}}]

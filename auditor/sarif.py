@@ -13,14 +13,14 @@ from . import __version__
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 RULES = {
     "backdoor-suspected": (
-        "A class reaches an abnormally large logit margin",
-        "For each class, images were optimised to maximise that class's logit margin; the largest "
-        "margin is improbable under a gamma null fitted to the other classes (MM-BD). A backdoor "
-        "target behaves this way. Clean the model (auditor clean) or reject it."),
+        "A class is abnormally easy to reach from noise",
+        "For each class, noise images took a few small steps up that class's logit margin; one "
+        "class's mean margin is improbably far above the other classes' (after MM-BD). A "
+        "backdoor target behaves this way. Clean the model (auditor clean) or reject it."),
     "residual-backdoor": (
         "The cleaned model still shows backdoor evidence",
-        "auditor clean scanned its own output and a class still reaches an abnormally large "
-        "logit margin. Inspect the model before shipping it."),
+        "auditor clean scanned its own output and one class is still abnormally easy to reach "
+        "from noise. Inspect the model before shipping it."),
 }
 
 

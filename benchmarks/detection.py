@@ -67,14 +67,51 @@ def auroc(positives, negatives) -> float:
     return sum(pairs) / len(pairs) if pairs else float("nan")
 
 
+def tuning(row: dict) -> bool:
+    """The models the scan's statistic and settings were chosen on; every other row is held out
+    and was never tuned on."""
+    return row["dataset"] == "digits" and row["name"].endswith("-s0")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--dataset", choices=["digits", "fashion"])
     parser.add_argument("--out", type=Path, default=HERE / "results" / "detection.json")
+    parser.add_argument("--rows-from", type=Path, nargs="+",
+                        help="summarise the rows of earlier runs' JSON instead of scanning")
     parser.add_argument("scan_options", nargs="*", help="passed to auditor scan (after --)")
     args = parser.parse_args()
+    if args.rows_from:
+        rows = [row for path in args.rows_from for row in json.loads(path.read_text())["rows"]]
+    else:
+        rows = scan_zoo(args)
+    sets = {"all": rows, "tuning (digits, seed 0)": [r for r in rows if tuning(r)],
+            "held out": [r for r in rows if not tuning(r)],
+            **{d: [r for r in rows if r["dataset"] == d] for d in sorted({r["dataset"] for r in rows})}}
+    result = {"sets": {name: summary(subset) for name, subset in sets.items()},
+              "by_attack": {a or "clean": summary([r for r in rows if r["attack"] == a])
+                            for a in sorted({r["attack"] for r in rows}, key=str)},
+              "scan_options": args.scan_options, "rows": rows}
+    print("\n| set | models (backdoored + clean) | TPR | FPR | AUROC | target named | s / model (mean, max) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, s in result["sets"].items():
+        print(f"| {name} | {s['backdoored']} + {s['clean']} | {100 * s['tpr']:.0f} % | "
+              f"{100 * s['fpr']:.0f} % | {s['auroc']:.3f} | {100 * s['target_named']:.0f} % | "
+              f"{s['seconds_mean']:.0f}, {s['seconds_max']:.0f} |")
+    print("\n| attack | flagged (clean: FPR) | flagged with the right target |")
+    print("|---|---|---|")
+    for attack, s in result["by_attack"].items():
+        rate = s["fpr"] if attack == "clean" else s["tpr"]
+        named = "—" if attack == "clean" else f"{100 * s['target_named']:.0f} %"
+        print(f"| {attack} | {100 * rate:.0f} % of {s['models']} | {named} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {args.out}")
+
+
+def scan_zoo(args) -> list[dict]:
     specs = [s for s in zoo.detection_zoo(args.seeds) if args.dataset in (None, s.dataset)]
     infos = []
     for spec in specs:
@@ -89,21 +126,7 @@ def main() -> None:
             print(f"{row['name']:36s} {'backdoored' if row['backdoored'] else 'clean':10s} "
                   f"{'FLAGGED' if row['flagged'] else 'passed':8s} p={row['p_value']:.3g} "
                   f"class {row['largest_class']}  {row['seconds']:.0f} s", flush=True)
-    result = {"overall": summary(rows),
-              "by_dataset": {d: summary([r for r in rows if r["dataset"] == d])
-                             for d in sorted({r["dataset"] for r in rows})},
-              "by_attack": {a or "clean": summary([r for r in rows if r["attack"] == a])
-                            for a in sorted({r["attack"] for r in rows}, key=str)},
-              "scan_options": args.scan_options, "rows": rows}
-    print("\n| set | models | TPR | FPR | AUROC | target named | s / model (mean, max) |")
-    print("|---|---|---|---|---|---|---|")
-    for name, s in [("all", result["overall"]), *result["by_dataset"].items()]:
-        print(f"| {name} | {s['backdoored']} + {s['clean']} | {100 * s['tpr']:.0f} % | "
-              f"{100 * s['fpr']:.0f} % | {s['auroc']:.3f} | {100 * s['target_named']:.0f} % | "
-              f"{s['seconds_mean']:.0f}, {s['seconds_max']:.0f} |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {args.out}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def test_the_bundled_backdoor_target_stands_out():
     stats = result.verdict.statistics
     assert result.verdict.suspect == example.target
     assert stats[example.target] > 1.25 * sorted(stats)[-2]    # far above every other class
-    assert result.inversion.images.shape == (10, 16, 1, 16, 16)
+    assert result.inversion.images.shape == (10, 32, 1, 16, 16)
     assert 0 <= result.inversion.images.min() and result.inversion.images.max() <= 1
 
 
@@ -87,10 +87,10 @@ def test_figures_are_pictures_of_each_class_and_the_trigger(tmp_path):
 
     margins = torch.rand(10, 4)
     margins[2] += 100
-    inversion = Inversion(margins, torch.rand(10, 4, 1, 16, 16))
+    inversion = Inversion(margins, torch.rand(10, 4, 1, 16, 16), torch.randn(10, 1, 16, 16))
     written = write_figures(tmp_path / "figs", inversion, make_verdict(margins.max(1).values.tolist(), 0.05))
     assert [p.name for p in written] == ["classes.png", "trigger-class-2.png"]
     with Image.open(written[0]) as picture:
         assert picture.size[0] == 10 * 96
     with Image.open(written[1]) as picture:
-        assert picture.size[0] == 4 * 96
+        assert picture.size[0] == (1 + 4) * 96        # the mean change, then every start
