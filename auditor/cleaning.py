@@ -13,7 +13,7 @@ import torch
 from . import __version__
 from .detection import ScanResult, ScanSettings, scan_classifier
 from .erasing import ErasureResult, erase_backdoor
-from .errors import DeviceError, OutputPathError
+from .errors import DeviceError, OptionError, OutputPathError
 from .export import ExportResult, export_clean_model
 from .loading import Classifier, LoadedModel, load_model
 from .recipe import Recipe
@@ -66,6 +66,10 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
                 on_scan_step: Callable[[int, int], None] | None = None) -> CleanResult:
     """residual_scan: settings to scan the clean model with once it is written, or None."""
     model_path, out_path = Path(model_path), Path(out_path)
+    if recipe.iterations <= recipe.warmup_iterations:
+        # the warm-up trains only the generators: the student would be the model, unchanged
+        raise OptionError(f"--iterations ({recipe.iterations}) must exceed --warmup-iterations "
+                          f"({recipe.warmup_iterations}), or nothing is cleaned")
     _check_out_path((model_path,), out_path)
     torch_device = resolve_device(device)
     timings = {}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
+import os
 import warnings
 import zipfile
 from pathlib import Path
@@ -21,6 +23,8 @@ from .input_spec import InputSpec
 from .weights import trace_weight_sources
 
 _SMALL_CHANNELS = (1, 2, 3, 4)
+# values per image (C × H × W) above which a model is refused: 3 × 2364 × 2364, or 1 × 4096 × 4096
+MAX_INPUT_VALUES = 1 << 24
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
                 onnx.TensorProto.DOUBLE: "float64"}
 # uint8 inputs are raw 0-255 pixels that the graph casts and normalises itself; the teacher is
@@ -165,6 +169,7 @@ def _load_onnx(path, data, sha256, mean, std, input_shape, layout, output_name):
 def _load_torchscript(path, sha256, mean, std, input_shape, layout):
     if input_shape is None:
         raise NotAClassifierError(f"{path}: a TorchScript model needs --input-shape CxHxW")
+    check_input_size(path, input_shape)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)   # deprecated, still the safe loader
@@ -177,9 +182,29 @@ def _load_torchscript(path, sha256, mean, std, input_shape, layout):
     return dataclasses.replace(loaded, source_files=(path,))
 
 
+def check_input_size(path, shape) -> None:
+    """Refuse, before anything is allocated, an image so large that every batch would exhaust
+    memory (a hostile file can declare a 3 × 60000 × 60000 input)."""
+    limit = int(os.environ.get("AUDITOR_MAX_INPUT_VALUES", MAX_INPUT_VALUES))
+    values = math.prod(shape)
+    if values > limit:
+        raise NotAClassifierError(f"{path}: an input of {'x'.join(map(str, shape))} is {values:,} "
+                                  f"values per image, over the limit of {limit:,} "
+                                  f"(AUDITOR_MAX_INPUT_VALUES raises it)")
+
+
+def _check_finite(path, net) -> None:
+    """NaN or Inf in a weight poisons every synthetic image, trigger and score: refuse it."""
+    for name, tensor in [*net.named_parameters(), *net.named_buffers()]:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(f"{path}: weight {name!r} holds NaN or Inf; such a model cannot "
+                                 f"be scanned or cleaned")
+
+
 def _finish(path, net, shape, spec_args, output_names, output_dtypes, output_name, fmt, sha256,
             model):
     net = net.float().eval()
+    _check_finite(path, net)
     channels, height, width = shape
     probe_spec = InputSpec(channels, height, width, num_classes=1, **spec_args)
     outputs = _probe(path, net, probe_spec)
@@ -187,6 +212,8 @@ def _finish(path, net, shape, spec_args, output_names, output_dtypes, output_nam
         output_names = ("output",) if len(outputs) == 1 else tuple(f"output_{i}" for i in range(len(outputs)))
         output_dtypes = ("float32",) * len(outputs)
     index = class_output(path, outputs, output_names, output_name)
+    if not bool(torch.isfinite(outputs[index]).all()):
+        raise NotAClassifierError(f"{path}: the class scores are NaN or Inf on blank images")
     spec = dataclasses.replace(probe_spec, num_classes=outputs[index].shape[1],
                                output_name=output_names[index])
     sources = trace_weight_sources(net, model) if model is not None else None
@@ -210,12 +237,13 @@ def _image_shape(path, dims, input_shape):
         raise NotAClassifierError(f"{path}: input has rank {len(dims)}, not an N×C×H×W, "
                                   f"N×H×W×C or N×H×W image; pass --input-shape if it is one")
     else:
-        return tuple(input_shape), "NCHW"
+        shape, layout = tuple(input_shape), "NCHW"
     if input_shape is not None:
         shape = tuple(input_shape)
     if any(d is None or d <= 0 for d in shape):
         raise NotAClassifierError(f"{path}: the image size is not fixed in the graph "
                                   f"(input dims {dims}); pass --input-shape CxHxW")
+    check_input_size(path, shape)
     return shape, layout
 
 

@@ -114,6 +114,9 @@ def test_bad_input_gets_one_line_and_its_own_exit_status(tmp_path):
     one_line_error(run("clean", model, "-o", tmp_path / "nodir" / "o.onnx"), 8, "does not exist")
     one_line_error(run("clean", model, "-o", tmp_path / "o.onnx", "--mean", "0.1,0.2"), 2,
                    "--mean has 2 values but the model has 1 channel(s)")
+    for iterations in ("0", "1", "50"):        # never the input, unchanged, as if cleaned
+        one_line_error(run("clean", model, "-o", tmp_path / "o.onnx", "--iterations", iterations),
+                       2, "must exceed --warmup-iterations")
     result = run("clean", model, "-o", tmp_path / "o.onnx", "--probe-images", "0")
     assert result.exit_code == 2 and "--probe-images must be at least 1" in result.output
     result = run("clean", model, "-o", tmp_path / "o.onnx", "--input-shape", "3x32")

@@ -156,3 +156,29 @@ def test_uint8_models_that_normalise_in_the_graph(tmp_path):
     assert session.get_inputs()[0].type == "tensor(uint8)"
     pixels = np.random.randint(0, 256, (3, 8, 8, 3), dtype=np.uint8)
     assert session.run(None, {"raw": pixels})[0].shape == (3, 4)
+
+
+def test_weights_with_nan_or_inf_are_refused(tmp_path):
+    path = tiny_onnx(tmp_path)
+    model = onnx.load(str(path))
+    weight = model.graph.initializer[0]
+    values = onnx.numpy_helper.to_array(weight).copy()
+    for bad in (np.nan, np.inf):
+        values.flat[0] = bad
+        weight.CopyFrom(onnx.numpy_helper.from_array(values, weight.name))
+        onnx.save(model, str(path))
+        with pytest.raises(ModelFileError, match="holds NaN or Inf"):
+            load_model(path)
+
+
+def test_a_declared_input_too_large_to_allocate_is_refused_at_once(tmp_path, monkeypatch):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 60000, 60000])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 60000, 60000])
+    path = _graph_model(tmp_path, helper.make_node("Relu", ["x"], ["y"]), [x], [y])
+    with pytest.raises(NotAClassifierError, match="over the limit of 16,777,216"):
+        load_model(path)
+    with pytest.raises(NotAClassifierError, match="AUDITOR_MAX_INPUT_VALUES"):
+        load_model(tiny_onnx(tmp_path), input_shape=(3, 5000, 5000))
+    monkeypatch.setenv("AUDITOR_MAX_INPUT_VALUES", "10")
+    with pytest.raises(NotAClassifierError, match="over the limit of 10"):
+        load_model(tiny_onnx(tmp_path))
