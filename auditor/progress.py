@@ -3,12 +3,14 @@
 A CI log keeps every carriage return as garbage and shows nothing until a line ends, so when
 stderr is not a terminal we print one whole line every `every_percent` of the work, and at
 least every `every_seconds`, with elapsed time, an estimate of what is left and the figures the
-caller describes.
+caller describes; a heartbeat thread says so when one unit of work outlasts `every_seconds`
+(a big model's iteration on a CPU), since CI services kill jobs that stay silent.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Callable
 
@@ -18,12 +20,16 @@ import click
 class Progress:
     def __init__(self, label: str, total: int, *, describe: Callable[[dict], str | None],
                  quiet: bool = False, stream=None, every_percent: float = 5.0,
-                 every_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic):
+                 every_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 heartbeat: bool = True):
         self.label, self.total, self.describe, self.quiet = label, total, describe, quiet
         self.stream = stream if stream is not None else sys.stderr
         self.every_percent, self.every_seconds, self.clock = every_percent, every_seconds, clock
         self.bar = None
         self.done = 0
+        self.heartbeat = heartbeat
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
 
     @property
     def plain(self) -> bool:
@@ -40,7 +46,18 @@ class Progress:
                                          item_show_func=lambda f: f and self.describe(f),
                                          show_eta=True)
             self.bar.__enter__()
+        elif self.heartbeat:
+            threading.Thread(target=self._beat, daemon=True).start()
         return self.update
+
+    def _beat(self) -> None:
+        while not self._stop.wait(min(1.0, self.every_seconds / 4)):
+            with self._lock:
+                now = self.clock()
+                if now - self.last_line >= self.every_seconds:
+                    self.last_line = now
+                    click.echo(f"{self.label}: {self.done}/{self.total}, {_duration(now - self.start)} "
+                               f"elapsed, still working", file=self.stream)
 
     def update(self, done: int, figures: dict) -> None:
         """done: units finished so far (an iteration, a step)."""
@@ -48,11 +65,12 @@ class Progress:
         if self.bar is not None:
             self.bar.update(step, figures)
             return
-        now, percent = self.clock(), 100.0 * done / max(self.total, 1)
-        if (percent - self.last_percent >= self.every_percent or done == self.total
-                or now - self.last_line >= self.every_seconds):
-            self.last_percent, self.last_line = percent, now
-            click.echo(self.line(done, now - self.start, figures), file=self.stream)
+        with self._lock:
+            now, percent = self.clock(), 100.0 * done / max(self.total, 1)
+            if (percent - self.last_percent >= self.every_percent or done == self.total
+                    or now - self.last_line >= self.every_seconds):
+                self.last_percent, self.last_line = percent, now
+                click.echo(self.line(done, now - self.start, figures), file=self.stream)
 
     def line(self, done: int, elapsed: float, figures: dict) -> str:
         left = elapsed / done * (self.total - done) if done else float("nan")
@@ -62,6 +80,7 @@ class Progress:
         return f"{text}; {detail}" if detail else text
 
     def __exit__(self, *exc) -> bool:
+        self._stop.set()
         if self.bar is not None:
             self.bar.__exit__(*exc)
         return False

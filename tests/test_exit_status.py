@@ -3,6 +3,7 @@ every error has its own status and one line on stderr; the gates; CI-friendly pr
 
 import io
 import json
+import time
 
 import numpy as np
 import onnx
@@ -181,7 +182,7 @@ def test_progress_in_a_ci_log_is_whole_lines_every_few_percent():
     stream = io.StringIO()                  # not a terminal
     now = [0.0]
     progress = Progress("erasing", 200, describe=lambda f: f"loss {f['loss']:.2f}", stream=stream,
-                        clock=lambda: now[0])
+                        clock=lambda: now[0], heartbeat=False)
     with progress as update:
         for i in range(1, 201):
             now[0] += 0.5 if i != 50 else 45.0     # one slow iteration
@@ -193,6 +194,16 @@ def test_progress_in_a_ci_log_is_whole_lines_every_few_percent():
     assert lines[-1].startswith("erasing: 200/200 (100 %)")
     assert 20 <= len(lines) <= 22                  # every 5 %, and the slow one: a line by 30 s
     assert any(line.startswith("erasing: 50/200") for line in lines)
+
+
+def test_a_long_unit_of_work_still_gets_a_line_in_a_ci_log():
+    stream = io.StringIO()
+    with Progress("erasing", 10, describe=lambda f: None, stream=stream, every_seconds=0.2) as update:
+        update(1, {})
+        time.sleep(1.0)                    # one iteration of a big model
+        update(2, {})
+    lines = stream.getvalue().splitlines()
+    assert any(line.startswith("erasing: 1/10,") and line.endswith("still working") for line in lines)
 
 
 def test_progress_is_silent_when_quiet():
