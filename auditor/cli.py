@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import (FINDING, AuditorError, InternalError, InterruptedRun, OptionError,
-                     exit_status_help)
+from .errors import (FINDING, AuditorError, InternalError, InterruptedRun, OptionError, Terminated,
+                     TerminatedRun, exit_status_help)
 from .presets import PRESETS, parse_floats, parse_shape
 from .recipe import Recipe, ScanSettings
 
@@ -66,6 +68,8 @@ def handle_errors(command):
             return command(*args, **kwargs)
         except KeyboardInterrupt:
             raise InterruptedRun() from None
+        except Terminated:
+            raise TerminatedRun() from None
         except (AuditorError, click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except ValueError as err:
@@ -79,21 +83,30 @@ def handle_errors(command):
     return wrapper
 
 
-EPILOG = "\b\nExit status (every command):\n" + exit_status_help()
-
-
 def finding(message: str) -> None:
     """Exit 1, the status kept for findings, with the finding on stderr."""
     click.echo(f"auditor: {message}", err=True)
     raise click.exceptions.Exit(FINDING)
 
 
-@click.group()
+EPILOG = "\b\nExit status (every command):\n" + exit_status_help()
+
+
+@click.group(epilog=EPILOG)
 @click.version_option(__version__, prog_name="auditor")
-def main():
+@click.pass_context
+def main(ctx):
     """Erase backdoors from image classifiers without clean data (DHBE)."""
     # converted graphs warn about their own idioms at every forward pass; nothing a user can act on
     warnings.filterwarnings("ignore", module="onnx2torch")
+    # SIGTERM (CI timeouts, docker stop) unwinds like Ctrl-C, so temporary files are removed
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminated)
+        ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
+
+
+def _terminated(signum, frame):
+    raise Terminated()
 
 
 _RECIPE_OPTIONS = [

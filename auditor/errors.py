@@ -23,7 +23,8 @@ EXIT_STATUSES = {
     8: "output path unusable (missing folder, is a folder, would overwrite the model, unwritable)",
     9: "requested device unavailable (--device cuda without a GPU)",
     70: "internal error (a bug: please report it with AUDITOR_DEBUG=1 output)",
-    130: "interrupted (Ctrl-C)",
+    130: "interrupted (Ctrl-C); nothing was written",
+    143: "terminated (SIGTERM: a CI timeout, docker stop); nothing was written",
 }
 
 
@@ -87,3 +88,15 @@ class InterruptedRun(AuditorError):
 def exit_status_help() -> str:
     """The table as plain lines, for --help epilogs."""
     return "\n".join(f"{code:>4}  {text}" for code, text in EXIT_STATUSES.items())
+
+
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler; a BaseException, like KeyboardInterrupt, so that no
+    `except Exception` on the way up swallows it before the temporary files are removed."""
+
+
+class TerminatedRun(AuditorError):
+    exit_code = 143
+
+    def __init__(self):
+        super().__init__("terminated; nothing was written")

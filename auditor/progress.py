@@ -37,8 +37,14 @@ class Progress:
         return not (isatty and isatty())
 
     def __enter__(self) -> Callable[[int, dict], None] | None:
+        """The clock, bar and heartbeat start with the first update, not here: a progress opened
+        for a later phase (clean's residual scan) stays silent until that phase begins."""
         if self.quiet:
             return None
+        self.start = None
+        return self.update
+
+    def _begin(self) -> None:
         self.start = self.last_line = self.clock()
         self.last_percent = 0.0
         if not self.plain:
@@ -48,7 +54,6 @@ class Progress:
             self.bar.__enter__()
         elif self.heartbeat:
             threading.Thread(target=self._beat, daemon=True).start()
-        return self.update
 
     def _beat(self) -> None:
         while not self._stop.wait(min(1.0, self.every_seconds / 4)):
@@ -61,6 +66,8 @@ class Progress:
 
     def update(self, done: int, figures: dict) -> None:
         """done: units finished so far (an iteration, a step)."""
+        if self.start is None:
+            self._begin()
         step, self.done = done - self.done, done
         if self.bar is not None:
             self.bar.update(step, figures)

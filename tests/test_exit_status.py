@@ -190,7 +190,8 @@ def test_progress_in_a_ci_log_is_whole_lines_every_few_percent():
     text = stream.getvalue()
     assert "\r" not in text and "\x1b" not in text
     lines = text.splitlines()
-    assert lines[0].startswith("erasing: 10/200 (5 %), 5 s elapsed, about 1 min 35 s left; loss 0.10")
+    # the clock starts at the first update (0.5 s in): 4.5 s for 9 units, 190 left
+    assert lines[0] == "erasing: 10/200 (5 %), 4 s elapsed, about 1 min 26 s left; loss 0.10"
     assert lines[-1].startswith("erasing: 200/200 (100 %)")
     assert 20 <= len(lines) <= 22                  # every 5 %, and the slow one: a line by 30 s
     assert any(line.startswith("erasing: 50/200") for line in lines)
@@ -198,12 +199,14 @@ def test_progress_in_a_ci_log_is_whole_lines_every_few_percent():
 
 def test_a_long_unit_of_work_still_gets_a_line_in_a_ci_log():
     stream = io.StringIO()
-    with Progress("erasing", 10, describe=lambda f: None, stream=stream, every_seconds=0.2) as update:
+    with Progress("erasing", 10, describe=lambda f: None, stream=stream, every_seconds=0.2) as update, \
+            Progress("residual scan", 5, describe=lambda f: None, stream=stream, every_seconds=0.2):
         update(1, {})
         time.sleep(1.0)                    # one iteration of a big model
         update(2, {})
     lines = stream.getvalue().splitlines()
     assert any(line.startswith("erasing: 1/10,") and line.endswith("still working") for line in lines)
+    assert not any(line.startswith("residual scan") for line in lines)   # its phase never began
 
 
 def test_progress_is_silent_when_quiet():
@@ -231,3 +234,26 @@ def _custom_op_model(tmp_path):
                                                     helper.make_opsetid("com.example", 1)])
     onnx.save(model, str(tmp_path / "custom.onnx"))
     return tmp_path / "custom.onnx"
+
+
+def test_sigterm_during_erasing_leaves_nothing_and_exits_143(tmp_path):
+    """A real process, as a CI runner or `docker stop` would stop it."""
+    import signal
+    import subprocess
+    import sys
+
+    example = bundled()
+    out = tmp_path / "clean.onnx"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "auditor.cli", "clean", str(example.model), "-o", str(out),
+         "--preset", "mnist", "--iterations", "2000", "--warmup-iterations", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the first progress line means the model is loaded and the loop is running
+    first = process.stderr.readline()
+    assert first.startswith("erasing: "), first
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143
+    lines = [line for line in stderr.splitlines() if not line.startswith("erasing: ")]
+    assert lines == ["Error: terminated; nothing was written"], stderr
+    assert list(tmp_path.iterdir()) == []
