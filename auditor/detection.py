@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import time
 from typing import Callable
 
@@ -129,26 +130,44 @@ def invert_classes(model: nn.Module, spec: InputSpec, settings: ScanSettings, *,
                    device: torch.device | str = "cpu",
                    on_step: Callable[[int, int], None] | None = None) -> Inversion:
     """Push uniform-noise images towards each class for a few small steps (Adam on the
-    pixels, clamped to [0, 1]); model: normalised NCHW → logits."""
-    k, n = spec.num_classes, settings.images_per_class
+    pixels, clamped to [0, 1]); model: normalised NCHW → logits.
+
+    Each image's loss is its own, so the batch is run in chunks that bound memory (a
+    thousand-class 224 × 224 model would otherwise hold every start's activations at once),
+    with gradients accumulated before one Adam step: the same steps as one batch."""
+    k = spec.num_classes
+    n = starts_per_class(settings, k)
     generator = torch.Generator().manual_seed(settings.seed)
     starts = torch.rand(k * n, *spec.shape, generator=generator).to(device)
     pixels = starts.clone().requires_grad_(True)
     labels = torch.arange(k, device=device).repeat_interleave(n)
     optimizer = torch.optim.Adam([pixels], lr=settings.lr)
+    chunk = max(1, _CHUNK_VALUES // math.prod(spec.shape))
     model.requires_grad_(False)
     for step in range(settings.steps):
-        margin = class_margin(model(spec.normalise(pixels.clamp(0, 1))), labels)
         optimizer.zero_grad(set_to_none=True)
-        (-margin.sum()).backward()
+        for i in range(0, k * n, chunk):
+            margin = class_margin(model(spec.normalise(pixels[i:i + chunk].clamp(0, 1))),
+                                  labels[i:i + chunk])
+            (-margin.sum()).backward()
         optimizer.step()
         if on_step is not None:
             on_step(step + 1, settings.steps)
     with torch.no_grad():
         images = pixels.detach().clamp(0, 1)
-        margin = class_margin(model(spec.normalise(images)), labels)
+        margin = torch.cat([class_margin(model(spec.normalise(images[i:i + chunk])), labels[i:i + chunk])
+                            for i in range(0, k * n, chunk)])
     shift = (images - starts).view(k, n, *spec.shape).mean(1)
     return Inversion(margin.view(k, n).cpu(), images.view(k, n, *spec.shape).cpu(), shift.cpu())
+
+
+_CHUNK_VALUES = 1 << 24   # input values per forward pass: 111 images of 3 × 224 × 224
+
+
+def starts_per_class(settings: ScanSettings, classes: int) -> int:
+    """`images_per_class`, fewer where there are many classes (at most `max_starts` in all,
+    never under 4): a thousand classes' statistics average fewer starts each."""
+    return max(4, min(settings.images_per_class, settings.max_starts // classes))
 
 
 def class_margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

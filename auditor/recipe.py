@@ -58,6 +58,7 @@ class Recipe:
 @dataclasses.dataclass(frozen=True)
 class ScanSettings:
     images_per_class: int = 32   # random starts per class (MM-BD: 30)
+    max_starts: int = 2048       # starts over all classes: fewer per class past 64 classes
     steps: int = 20              # optimisation steps (MM-BD: 300 SGD steps, keeping the largest)
     lr: float = 0.01             # Adam, on pixels in [0, 1]
     alpha: float = 0.05          # significance level of the verdict

@@ -147,7 +147,7 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
             for k in order[:_SHOWN_CLASSES]])
     if len(order) > _SHOWN_CLASSES:
         click.echo(f"({len(order) - _SHOWN_CLASSES} more classes in --report)")
-    click.echo(f"scanned {len(v.statistics)} classes x {settings.images_per_class} starts x "
+    click.echo(f"scanned {len(v.statistics)} classes x {result.inversion.margins.shape[1]} starts x "
                f"{settings.steps} steps in {result.seconds:.1f} s")
     report = {"tool": {"name": "auditor", "version": __version__, "method": "MM-BD max margin"},
               "model": {"path": str(model), "sha256": loaded.sha256,

@@ -94,3 +94,26 @@ def test_figures_are_pictures_of_each_class_and_the_trigger(tmp_path):
         assert picture.size[0] == 10 * 96
     with Image.open(written[1]) as picture:
         assert picture.size[0] == (1 + 4) * 96        # the mean change, then every start
+
+
+def test_chunked_steps_equal_one_batch(monkeypatch):
+    """Chunks bound memory; the gradient is accumulated, so the result is the same."""
+    import auditor.detection as detection
+    from auditor.input_spec import InputSpec
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 5))
+    spec = InputSpec(3, 8, 8, 5)
+    settings = ScanSettings(images_per_class=6, steps=5)
+    whole = detection.invert_classes(model, spec, settings)
+    monkeypatch.setattr(detection, "_CHUNK_VALUES", 3 * 8 * 8 * 4)     # 4 images a pass
+    chunked = detection.invert_classes(model, spec, settings)
+    torch.testing.assert_close(chunked.margins, whole.margins)
+    torch.testing.assert_close(chunked.images, whole.images)
+
+
+def test_many_classes_get_fewer_starts_each():
+    from auditor.detection import starts_per_class
+
+    settings = ScanSettings()
+    assert [starts_per_class(settings, k) for k in (10, 64, 100, 1000)] == [32, 32, 20, 4]
