@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 
 from . import __version__
-from .detection import ScanResult, ScanSettings, scan_classifier
+from .detection import MIN_CLASSES, ScanResult, ScanSettings, scan_classifier
 from .erasing import ErasureResult, erase_backdoor
 from .errors import DeviceError, OptionError, OutputPathError
 from .export import ExportResult, export_clean_model
@@ -93,7 +93,7 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
                                 metadata=metadata)
     timings["export"] = time.perf_counter() - start
     residual = None
-    if residual_scan is not None:
+    if residual_scan is not None and loaded.spec.num_classes >= MIN_CLASSES:
         residual = scan_classifier(erasure.student, loaded.spec, residual_scan, device=torch_device,
                                    on_step=on_scan_step)
         timings["residual_scan"] = residual.seconds

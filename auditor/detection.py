@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .errors import NotAClassifierError
 from .input_spec import InputSpec
 from .recipe import ScanSettings
 
@@ -81,7 +82,7 @@ def p_value(score: float, k: int) -> float:
 @dataclasses.dataclass
 class Verdict:
     statistics: list[float]      # r_k, per class
-    scores: list[float]          # (r_k − median) / scale, against the null of the others
+    scores: list[float]          # (r_k − mean) / std of the others: the null's score
     p_value: float               # of the largest statistic under the null
     suspect: int                 # the class with the largest statistic
     suspected: bool              # p_value < alpha
@@ -99,12 +100,15 @@ class Verdict:
                          **dataclasses.asdict(self.null)}}
 
 
+MIN_CLASSES = 4   # the null model's mean and deviation need three classes besides the top
+
+
 def verdict(statistics, alpha: float) -> Verdict:
-    """The null-model test on per-class statistics (at least four classes)."""
+    """The null-model test on per-class statistics (at least MIN_CLASSES)."""
     stats = np.asarray(statistics, dtype=np.float64)
     k = len(stats)
-    if k < 4:
-        raise ValueError("the null model needs at least four classes")
+    if k < MIN_CLASSES:
+        raise ValueError(f"the null model needs at least {MIN_CLASSES} classes")
     top = int(np.argmax(stats))
     null = NullModel.fit(np.delete(stats, top))
     scores = [null.score(float(s)) for s in stats]
@@ -207,5 +211,9 @@ def scan_model(model_path, settings: ScanSettings = ScanSettings(), *, device: s
 
     torch_device = resolve_device(device)
     loaded = load_model(model_path, **preprocessing)
+    if loaded.spec.num_classes < MIN_CLASSES:
+        raise NotAClassifierError(f"{model_path}: {loaded.spec.num_classes} classes; the scan "
+                                  f"compares each class with the others and needs at least "
+                                  f"{MIN_CLASSES}")
     model = Classifier(loaded.net, loaded.spec, loaded.output_index)
     return loaded, scan_classifier(model, loaded.spec, settings, device=torch_device, on_step=on_step)

@@ -12,7 +12,7 @@ import click
 
 from . import __version__, examples
 from .cleaning import clean_model
-from .detection import ScanSettings, scan_model
+from .detection import MIN_CLASSES, ScanSettings, scan_model
 from .errors import OutputPathError
 from .evaluation import Scores, evaluate, load_images, load_trigger
 from .figures import write_figures
@@ -53,6 +53,8 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
                    f"{final['suspect_class']}, which the warm-up's triggers raised by "
                    f"{final['suspect_rise']:.2f} (a guess at a target, not a detection)")
     click.echo(f"{recipe.iterations} iterations in {result.timings['erase']:.0f} s on {result.device}")
+    if residual_scan is not None and result.residual is None:
+        click.echo(f"residual scan skipped: it needs at least {MIN_CLASSES} classes")
     if result.residual is not None:
         v = result.residual.verdict
         state = (f"backdoor evidence remains: class {v.suspect}" if v.suspected

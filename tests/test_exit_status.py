@@ -257,3 +257,12 @@ def test_sigterm_during_erasing_leaves_nothing_and_exits_143(tmp_path):
     lines = [line for line in stderr.splitlines() if not line.startswith("erasing: ")]
     assert lines == ["Error: terminated; nothing was written"], stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fewer_than_four_classes_cannot_be_scanned_but_can_be_cleaned(tmp_path):
+    from .models import TinyNet, export
+
+    model = export(TinyNet(classes=3), torch.zeros(1, 1, 8, 8), tmp_path / "three.onnx")
+    one_line_error(run("scan", model, *SCAN), 4, "needs at least 4")
+    result = run("clean", model, "-o", tmp_path / "clean.onnx", *QUICK)
+    assert result.exit_code == 0 and "residual scan skipped" in result.output
