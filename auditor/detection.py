@@ -169,9 +169,9 @@ _CHUNK_VALUES = 1 << 24   # input values per forward pass: 111 images of 3 × 22
 
 
 def starts_per_class(settings: ScanSettings, classes: int) -> int:
-    """`images_per_class`, fewer where there are many classes (at most `max_starts` in all,
-    never under 4): a thousand classes' statistics average fewer starts each."""
-    return max(4, min(settings.images_per_class, settings.max_starts // classes))
+    """`images_per_class`, fewer where there are many classes (`max_starts` in all, but never
+    fewer than 4 a class unless asked): a thousand classes' statistics average fewer starts."""
+    return min(settings.images_per_class, max(4, settings.max_starts // classes))
 
 
 def class_margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

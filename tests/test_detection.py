@@ -117,3 +117,4 @@ def test_many_classes_get_fewer_starts_each():
 
     settings = ScanSettings()
     assert [starts_per_class(settings, k) for k in (10, 64, 100, 1000)] == [32, 32, 20, 4]
+    assert starts_per_class(ScanSettings(images_per_class=1), 1000) == 1     # asked for: one
