@@ -151,7 +151,8 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
         click.echo(f"({len(order) - _SHOWN_CLASSES} more classes in --report)")
     click.echo(f"scanned {len(v.statistics)} classes x {result.inversion.margins.shape[1]} starts x "
                f"{settings.steps} steps in {result.seconds:.1f} s")
-    report = {"tool": {"name": "auditor", "version": __version__, "method": "MM-BD max margin"},
+    report = {"tool": {"name": "auditor", "version": __version__,
+                       "method": "class margins reached from noise (after MM-BD)"},
               "model": {"path": str(model), "sha256": loaded.sha256,
                         "format": loaded.source_format},
               "input": dataclasses.asdict(loaded.spec), **result.as_dict()}
