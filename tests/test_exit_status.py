@@ -249,13 +249,16 @@ def test_sigterm_during_erasing_leaves_nothing_and_exits_143(tmp_path):
          "--preset", "mnist", "--iterations", "2000", "--warmup-iterations", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # the first progress line means the model is loaded and the loop is running
-    first = process.stderr.readline()
-    assert first.startswith("erasing: "), first
+    before = []
+    while not (line := process.stderr.readline()).startswith("erasing: "):
+        assert line, "".join(before)             # the run ended without a progress line
+        before.append(line)
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 143
+    assert "Traceback" not in "".join(before) + stderr
     lines = [line for line in stderr.splitlines() if not line.startswith("erasing: ")]
-    assert lines == ["Error: terminated; nothing was written"], stderr
+    assert lines[-1:] == ["Error: terminated; nothing was written"], stderr
     assert list(tmp_path.iterdir()) == []
 
 
