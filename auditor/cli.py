@@ -187,8 +187,7 @@ def scan_options(command):
 
 
 def _scan_settings(alpha, scan_steps, scan_starts, seed):
-    return ScanSettings(images_per_class=scan_starts, steps=scan_steps, alpha=alpha,
-                        seed=seed or 0)
+    return ScanSettings(images_per_class=scan_starts, steps=scan_steps, alpha=alpha, seed=seed)
 
 
 _DEVICE = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",

@@ -74,8 +74,7 @@ class DeviceError(AuditorError):
 
 
 class InternalError(AuditorError):
-    """Anything unforeseen: still one line and a status that is not a finding."""
-    exit_code = 70
+    """Anything unforeseen: still one line and the base class's 70, not a finding's 1."""
 
 
 class InterruptedRun(AuditorError):

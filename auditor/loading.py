@@ -83,7 +83,7 @@ def read_onnx(path: Path, data: bytes | None = None) -> onnx.ModelProto:
     """The graph with every weight in memory, checked."""
     path = Path(path)
     model = _parse_onnx(path, data if data is not None else path.read_bytes())
-    _read_external_data(model, path)
+    _read_external_data_and_check(model, path)
     return model
 
 
@@ -95,7 +95,7 @@ def _parse_onnx(path: Path, data: bytes) -> onnx.ModelProto:
                              f"({_first_line(err)})") from None
 
 
-def _read_external_data(model: onnx.ModelProto, path: Path) -> None:
+def _read_external_data_and_check(model: onnx.ModelProto, path: Path) -> None:
     """External data (torch.onnx's `model.onnx.data`) is read from the model's own folder,
     wherever auditor runs from; onnx's reader refuses locations that leave that folder,
     absolute paths, symbolic links and offsets or lengths past the end of the file."""
@@ -157,7 +157,7 @@ def onnx_interface(path, model: onnx.ModelProto, *, mean, std, input_shape=None,
 def _load_onnx(path, data, sha256, mean, std, input_shape, layout, output_name):
     model = _parse_onnx(path, data)
     files = (path, *external_data_files(model, path))
-    _read_external_data(model, path)
+    _read_external_data_and_check(model, path)
     interface = onnx_interface(path, model, mean=mean, std=std, input_shape=input_shape,
                                layout=layout)
     net, model = _convert(path, model)

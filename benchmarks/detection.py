@@ -59,10 +59,9 @@ def summary(rows: list[dict]) -> dict:
             "seconds_max": max((r["seconds"] for r in rows), default=0.0)}
 
 
-def auroc(positives, negatives) -> float:
-    """The chance a backdoored model scores above a clean one (ties count half)."""
-    def score(r):
-        return -math.log(max(r["p_value"], 1e-300))
+def auroc(positives, negatives, score=lambda r: -math.log(max(r["p_value"], 1e-300))) -> float:
+    """The chance a backdoored model scores above a clean one (ties count half); the score is
+    −log p unless given."""
     pairs = [(score(p) > score(n)) + 0.5 * (score(p) == score(n)) for p in positives for n in negatives]
     return sum(pairs) / len(pairs) if pairs else float("nan")
 

@@ -60,14 +60,14 @@ def main() -> None:
         print(f"{row['name']:36s} rise {row['rise']:.2f} class {row['suspect_class']} "
               f"({'target' if row['suspect_class'] == zoo.TARGET else 'other'})  "
               f"{row['seconds']:.0f} s", flush=True)
-    positives = [dict(r, p_value=1 - r["rise"]) for r in rows if r["backdoored"]]
-    negatives = [dict(r, p_value=1 - r["rise"]) for r in rows if not r["backdoored"]]
+    positives = [r for r in rows if r["backdoored"]]
+    negatives = [r for r in rows if not r["backdoored"]]
     best = 0.0
     for threshold in sorted({r["rise"] for r in rows}):
         fpr = sum(r["rise"] >= threshold for r in negatives) / len(negatives)
         if fpr <= 0.10:
             best = max(best, sum(r["rise"] >= threshold for r in positives) / len(positives))
-    summary = {"auroc": auroc(positives, negatives), "tpr_at_fpr_10": best,
+    summary = {"auroc": auroc(positives, negatives, score=lambda r: r["rise"]), "tpr_at_fpr_10": best,
                "clean_rise_max": max(r["rise"] for r in negatives),
                "target_named": sum(r["suspect_class"] == zoo.TARGET for r in positives) / len(positives)}
     print(json.dumps(summary, indent=2))

@@ -134,7 +134,7 @@ class VGGBN(nn.Module):
             return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
         self.features = nn.Sequential(*block(1, 32), *block(32, 32), nn.MaxPool2d(2),
                                       *block(32, 64), *block(64, 64), nn.MaxPool2d(2))
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * (size // 4) ** 2, 10))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * (size // 4) ** 2, classes))
 
     def forward(self, x):
         return self.head(self.features(x))
@@ -273,7 +273,6 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--dataset", choices=["digits", "fashion"])
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     for spec in detection_zoo(args.seeds):
         if args.dataset and spec.dataset != args.dataset:
             continue

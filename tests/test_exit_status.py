@@ -171,6 +171,16 @@ def test_demo_output_folder_missing_is_8(tmp_path):
                    "does not exist")
 
 
+def test_every_error_has_a_documented_status_that_is_not_a_finding():
+    import auditor.errors as errors
+
+    classes = [c for c in vars(errors).values()
+               if isinstance(c, type) and issubclass(c, errors.AuditorError)]
+    assert len(classes) >= 10
+    for error in classes:
+        assert error.exit_code in EXIT_STATUSES and error.exit_code != errors.FINDING, error
+
+
 def test_every_command_documents_the_table():
     for command in ("scan", "clean", "evaluate", "demo"):
         text = CliRunner().invoke(main, [command, "--help"], terminal_width=200).output
