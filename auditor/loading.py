@@ -20,6 +20,7 @@ from torch import nn
 
 from .errors import ModelFileError, NotAClassifierError, UnsupportedOperatorError
 from .input_spec import InputSpec
+from .screening import check_file_size, check_finite_weights, screen_archive, screen_onnx
 from .weights import trace_weight_sources
 
 _SMALL_CHANNELS = (1, 2, 3, 4)
@@ -72,6 +73,7 @@ def load_model(path: str | Path, *, mean=(0.0,), std=(1.0,), input_shape=None, l
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
+    check_file_size(path)
     data = path.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
     if zipfile.is_zipfile(path):
@@ -82,7 +84,10 @@ def load_model(path: str | Path, *, mean=(0.0,), std=(1.0,), input_shape=None, l
 def read_onnx(path: Path, data: bytes | None = None) -> onnx.ModelProto:
     """The graph with every weight in memory, checked."""
     path = Path(path)
-    model = _parse_onnx(path, data if data is not None else path.read_bytes())
+    if data is None:
+        check_file_size(path)
+        data = path.read_bytes()
+    model = _parse_onnx(path, data)
     _read_external_data_and_check(model, path)
     return model
 
@@ -97,8 +102,10 @@ def _parse_onnx(path: Path, data: bytes) -> onnx.ModelProto:
 
 def _read_external_data_and_check(model: onnx.ModelProto, path: Path) -> None:
     """External data (torch.onnx's `model.onnx.data`) is read from the model's own folder,
-    wherever auditor runs from; onnx's reader refuses locations that leave that folder,
-    absolute paths, symbolic links and offsets or lengths past the end of the file."""
+    wherever auditor runs from, once `screen_onnx` has checked where each tensor points; onnx's
+    reader refuses the same locations again (outside the folder, absolute, symbolic links,
+    past the end of the file)."""
+    screen_onnx(model, path)
     try:
         onnx.load_external_data_for_model(model, str(path.parent))
     except Exception as err:
@@ -108,6 +115,7 @@ def _read_external_data_and_check(model: onnx.ModelProto, path: Path) -> None:
         onnx.checker.check_model(model)
     except Exception as err:
         raise ModelFileError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
+    check_finite_weights(model, path)
 
 
 def external_data_files(model: onnx.ModelProto, path: Path) -> tuple[Path, ...]:
@@ -170,6 +178,7 @@ def _load_torchscript(path, sha256, mean, std, input_shape, layout):
     if input_shape is None:
         raise NotAClassifierError(f"{path}: a TorchScript model needs --input-shape CxHxW")
     check_input_size(path, input_shape)
+    screen_archive(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)   # deprecated, still the safe loader

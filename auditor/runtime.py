@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ModelFileError, NotAClassifierError
+from .errors import ModelFileError, NotAClassifierError, UnsupportedOperatorError
 from .input_spec import InputSpec
 from .loading import Classifier, class_output, load_model, onnx_interface, read_onnx
 
@@ -51,7 +51,12 @@ class ModelRunner:
                                    input_shape=input_shape, layout=layout)
         channels, height, width = interface.shape
         spec = InputSpec(channels, height, width, num_classes=1, **interface.spec_args)
-        session = ort_session(path)
+        try:
+            session = ort_session(path)
+        except Exception as err:
+            text = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+            kind = UnsupportedOperatorError if "not a registered" in text else ModelFileError
+            raise kind(f"{path}: onnxruntime cannot load it: {text}") from None
         batch = interface.batch or 256
 
         def run(x: torch.Tensor) -> list[np.ndarray]:

@@ -89,7 +89,7 @@ def test_external_data_outside_the_model_folder_is_refused(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path / "models")     # where ../secret.bin would not even resolve
     for command in (["clean", escaping, "-o", tmp_path / "o.onnx", *QUICK],
                     ["evaluate", escaping, "--data", tmp_path / "absent.npz"]):
-        one_line_error(run(*command), 3, "external data refused")
+        one_line_error(run(*command), 3, "refused: '../secret.bin' leaves the model's folder")
     assert not (tmp_path / "o.onnx").exists()
 
 
