@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -11,6 +13,7 @@ from typing import Callable
 import torch
 
 from . import __version__
+from .checkpoint import Checkpoint
 from .detection import MIN_CLASSES, ScanResult, ScanSettings, scan_classifier
 from .erasing import ErasureResult, erase_backdoor
 from .errors import DeviceError, OptionError, OutputPathError
@@ -46,6 +49,7 @@ class CleanResult:
             "trigger_families": self.erasure.trigger_families,
             "figures": {"final": self.erasure.final, "last_iteration": history[-1] if history else {}},
             "timings_s": self.timings,
+            "resumed_from_iteration": self.erasure.resumed_from,
             "residual": self.residual.as_dict() if self.residual is not None else None,
         }
 
@@ -63,14 +67,22 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
                 output_name: str | None = None,
                 on_iteration: Callable[[int, dict], None] | None = None,
                 residual_scan: ScanSettings | None = None,
-                on_scan_step: Callable[[int, int], None] | None = None) -> CleanResult:
-    """residual_scan: settings to scan the clean model with once it is written, or None."""
+                on_scan_step: Callable[[int, int], None] | None = None,
+                checkpoint: Path | None = None, checkpoint_every: int = 10,
+                resume: bool = False) -> CleanResult:
+    """residual_scan: settings to scan the clean model with once it is written, or None.
+    checkpoint: where to save the run every `checkpoint_every` iterations (and, with `resume`,
+    continue from); removed once the clean model is written."""
     model_path, out_path = Path(model_path), Path(out_path)
     if recipe.iterations <= recipe.warmup_iterations:
         # the warm-up trains only the generators: the student would be the model, unchanged
         raise OptionError(f"--iterations ({recipe.iterations}) must exceed --warmup-iterations "
                           f"({recipe.warmup_iterations}), or nothing is cleaned")
+    if resume and checkpoint is None:
+        raise OptionError("--resume needs --checkpoint PATH")
     _check_out_path((model_path,), out_path)
+    if checkpoint is not None:
+        _check_out_path((model_path, out_path), Path(checkpoint))
     torch_device = resolve_device(device)
     timings = {}
     start = time.perf_counter()
@@ -79,8 +91,15 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     _check_out_path(loaded.source_files, out_path)
     timings["load"] = time.perf_counter() - start
     teacher = Classifier(loaded.net, loaded.spec, loaded.output_index)
+    saving = None
+    if checkpoint is not None:
+        _check_out_path(loaded.source_files, Path(checkpoint))
+        saving = Checkpoint.for_run(checkpoint, checkpoint_every, resume=resume,
+                                    model_sha256=loaded.sha256, recipe=recipe.as_dict(),
+                                    spec=dataclasses.asdict(loaded.spec),
+                                    device=torch_device.type)
     erasure = erase_backdoor(teacher, loaded.spec, recipe, device=torch_device,
-                             on_iteration=on_iteration)
+                             on_iteration=on_iteration, checkpoint=saving)
     timings["erase"] = erasure.seconds
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(recipe.seed)
@@ -92,6 +111,8 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     export = export_clean_model(loaded, erasure.student.net, out_path, check_inputs=check_inputs,
                                 metadata=metadata)
     timings["export"] = time.perf_counter() - start
+    if saving is not None:
+        saving.remove()      # the run is written out whole; the checkpoint is stale
     residual = None
     if residual_scan is not None and loaded.spec.num_classes >= MIN_CLASSES:
         residual = scan_classifier(erasure.student, loaded.spec, residual_scan, device=torch_device,
@@ -104,11 +125,19 @@ def _check_out_path(model_files, out_path: Path) -> None:
     """model_files: the model and the files it reads its weights from (ONNX external data)."""
     if not out_path.parent.is_dir():
         raise OutputPathError(f"{out_path}: the folder {out_path.parent} does not exist")
-    if out_path.exists() and any(f.exists() and out_path.samefile(f) for f in model_files):
-        raise OutputPathError(f"{out_path}: refusing to overwrite the model being cleaned "
-                           f"or its external data")
+    if any(os.path.realpath(out_path) == os.path.realpath(f) for f in model_files):
+        raise OutputPathError(f"{out_path}: refusing to overwrite the model being cleaned, "
+                              f"its external data or the clean model")
     if out_path.is_dir():
         raise OutputPathError(f"{out_path}: is a folder; give a file name such as clean.onnx")
+    # before the long run, not after it: a read-only or full folder fails now
+    try:
+        handle, probe = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputPathError(f"{out_path}: cannot write in {out_path.parent} "
+                              f"({err.strerror or err})") from None
 
 
 def _sha256(path: Path) -> str:

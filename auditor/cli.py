@@ -213,11 +213,19 @@ def _json_path(flag: str, text: str):
 @click.option("--fail-on-residual", is_flag=True,
               help="Exit 1 when the clean model still looks backdoored (it is written anyway).")
 @scan_options
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the run here every --checkpoint-every iterations (removed once the "
+                   "clean model is written).")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Iterations between checkpoint saves.")
+@click.option("--resume", is_flag=True,
+              help="Continue from --checkpoint if it exists (same model, recipe and options); "
+                   "the result is the file an uninterrupted run writes.")
 @_QUIET
 @handle_errors
 def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, recipe_name,
           device, report_path, residual_scan, fail_on_residual, alpha, scan_steps, scan_starts,
-          quiet, **overrides):
+          checkpoint_path, checkpoint_every, resume, quiet, **overrides):
     """Erase any backdoor from MODEL (.onnx or TorchScript) and write a clean ONNX model."""
     from .rendering import run_clean
 
@@ -226,7 +234,8 @@ def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, 
         raise click.BadParameter("--fail-on-residual needs the residual scan", param_hint="--no-residual-scan")
     settings = _scan_settings(alpha, scan_steps, scan_starts, recipe.seed) if residual_scan else None
     report = run_clean(model, out_path, recipe=recipe, device=device, report_path=report_path,
-                       quiet=quiet, residual_scan=settings,
+                       quiet=quiet, residual_scan=settings, checkpoint=checkpoint_path,
+                       checkpoint_every=checkpoint_every, resume=resume,
                        **_preprocessing(preset, mean, std, input_shape, layout, output_name))
     residual = report.get("residual")
     if fail_on_residual and residual and residual["suspected"]:

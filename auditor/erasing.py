@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .checkpoint import Checkpoint
 from .input_spec import InputSpec
 from .kernels import generator_objective, student_objective, trigger_objective
 from .recipe import Recipe
@@ -52,19 +53,27 @@ class ErasureResult:
     seconds: float
     trigger_families: list[str]
     final: dict                       # closing figures on fresh synthetic images, see final_figures
+    resumed_from: int = 0             # the iteration a checkpoint let the run start at
 
 
 def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
                    device: torch.device | str = "cpu",
                    on_iteration: Callable[[int, dict], None] | None = None,
-                   inspect: Callable[[int, nn.Module], dict | None] | None = None) -> ErasureResult:
+                   inspect: Callable[[int, nn.Module], dict | None] | None = None,
+                   checkpoint: Checkpoint | None = None) -> ErasureResult:
     """`inspect(iteration, student)` may add figures the caller measures itself (the benchmarks
-    score the student on held-out labelled images); it runs after each iteration's updates."""
+    score the student on held-out labelled images); it runs after each iteration's updates.
+    With a `checkpoint`, a saved state is resumed and the state is saved as it says; a resumed
+    run ends exactly as an uninterrupted one would."""
     torch.manual_seed(recipe.seed)
     players = _make_players(teacher, spec, recipe, device)
     optimizers = _make_optimizers(players, recipe)
-    history, start = [], time.perf_counter()
-    for iteration in range(recipe.iterations):
+    history, first = [], 0
+    saved = checkpoint.load(device) if checkpoint is not None else None
+    if saved is not None:
+        history, first = restore_run_state(saved, players, optimizers)
+    start = time.perf_counter()
+    for iteration in range(first, recipe.iterations):
         figures = {}
         _set_learning_rates(optimizers, recipe, iteration)
         if iteration == recipe.warmup_iterations:
@@ -77,11 +86,45 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
         if inspect is not None:
             figures.update(inspect(iteration, players.student) or {})
         history.append(figures)
+        if checkpoint is not None and checkpoint.due(iteration + 1, recipe.iterations):
+            checkpoint.save(run_state(players, optimizers, history, iteration + 1))
         if on_iteration is not None:
             on_iteration(iteration, figures)
     players.student.requires_grad_(False)
     return ErasureResult(players.student, history, time.perf_counter() - start,
-                         players.triggers.describe(), final_figures(players, recipe))
+                         players.triggers.describe(), final_figures(players, recipe), first)
+
+
+def run_state(p: Players, optimizers: dict, history: list[dict], iteration: int) -> dict:
+    """Everything the loop's next iteration depends on, as tensors and plain values."""
+    return {
+        "iteration": iteration, "history": history,
+        "student": p.student.state_dict(), "generator": p.generator.state_dict(),
+        "triggers": p.triggers.state_dict(),
+        "anchor": p.anchor.state_dict() if p.anchor is not None else None,
+        "suspect": p.suspect, "suspect_rise": p.suspect_rise,
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+        "rng": {"cpu": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []},
+    }
+
+
+def restore_run_state(state: dict, p: Players, optimizers: dict) -> tuple[list[dict], int]:
+    """The inverse of run_state, on freshly made players; returns the history and the
+    iteration to continue from."""
+    p.student.load_state_dict(state["student"])
+    p.generator.load_state_dict(state["generator"])
+    p.triggers.load_state_dict(state["triggers"])
+    if state["anchor"] is not None:
+        p.anchor = copy.deepcopy(p.triggers).eval().requires_grad_(False)
+        p.anchor.load_state_dict(state["anchor"])
+    p.suspect, p.suspect_rise = state["suspect"], state["suspect_rise"]
+    for name, opt in optimizers.items():
+        opt.load_state_dict(state["optimizers"][name])
+    torch.set_rng_state(state["rng"]["cpu"].cpu())
+    if state["rng"]["cuda"]:
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+    return list(state["history"]), state["iteration"]
 
 
 @torch.no_grad()

@@ -14,8 +14,9 @@ FINDING = 1
 EXIT_STATUSES = {
     0: "success: no backdoor evidence, every gate passed",
     1: "finding: backdoor suspected (scan; clean --fail-on-residual) or a gate failed (evaluate)",
-    2: "bad options or usage",
-    3: "model file missing, unreadable, not valid ONNX/TorchScript, or its external data refused",
+    2: "bad options or usage, including a --resume checkpoint made for another run",
+    3: "model file missing, unreadable, not valid ONNX/TorchScript, over a size limit, or "
+       "refused as unsafe (external data, archive contents)",
     4: "not an image classifier (input N×C×H×W, output N×K)",
     5: "ONNX operators that cannot be converted (all listed)",
     6: "the clean model could not be exported or did not match",

@@ -21,7 +21,7 @@ import onnx
 import torch
 from torch import nn
 
-from .errors import ExportError
+from .errors import ExportError, OutputPathError
 from .loading import LoadedModel
 from .weights import write_weights
 
@@ -65,7 +65,10 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
     example = check_inputs[:2].to(module.input_dtype)
     # a private folder beside the target: exporters may write side files (external data), and
     # the final rename stays on one file system
-    workdir = Path(tempfile.mkdtemp(dir=out_path.parent, prefix=f".{out_path.name}."))
+    try:
+        workdir = Path(tempfile.mkdtemp(dir=out_path.parent, prefix=f".{out_path.name}."))
+    except OSError as err:
+        raise OutputPathError(f"could not write {out_path}: {err.strerror or err}") from None
     tmp = workdir / "model.onnx"
     try:
         exporter = _export(module, example, tmp, loaded)
@@ -79,6 +82,9 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
         os.replace(tmp, out_path)
     except ExportError:
         raise
+    except OSError as err:     # a full disk, a read-only folder, a file-size limit
+        raise OutputPathError(f"could not write {out_path} ({err.strerror or err}); nothing "
+                              f"was written") from None
     except Exception as err:
         raise ExportError(f"could not write {out_path}: {str(err).strip().splitlines()[0][:300]}") from None
     finally:

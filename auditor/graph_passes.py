@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .errors import UnsupportedOperatorError
+from .errors import ModelFileError, UnsupportedOperatorError
 
 _POOLS_AND_CONVS = {"Conv", "MaxPool", "AveragePool", "LpPool"}
 _QUANTIZED = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
@@ -22,7 +22,11 @@ _QUANTIZED = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMu
 
 def normalise(model: onnx.ModelProto, path) -> onnx.ModelProto:
     refuse_quantized(model, path)
-    model = onnx.shape_inference.infer_shapes(model)
+    try:
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception as err:   # the graph contradicts its own declared shapes or types
+        text = str(err).strip().splitlines()
+        raise ModelFileError(f"{path}: not a valid ONNX model ({text[0][:300] if text else type(err).__name__})") from None
     explicit_pads(model)
     drop_needless_allowzero(model)
     dynamic_batch(model)

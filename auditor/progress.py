@@ -27,6 +27,7 @@ class Progress:
         self.every_percent, self.every_seconds, self.clock = every_percent, every_seconds, clock
         self.bar = None
         self.done = 0
+        self.offset = 0          # units done before this process began (a resumed run)
         self.heartbeat = heartbeat
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -68,6 +69,7 @@ class Progress:
         """done: units finished so far (an iteration, a step)."""
         if self.start is None:
             self._begin()
+            self.offset = max(0, done - 1)
         step, self.done = done - self.done, done
         if self.bar is not None:
             self.bar.update(step, figures)
@@ -80,7 +82,8 @@ class Progress:
                 click.echo(self.line(done, now - self.start, figures), file=self.stream)
 
     def line(self, done: int, elapsed: float, figures: dict) -> str:
-        left = elapsed / done * (self.total - done) if done else float("nan")
+        ran = done - self.offset
+        left = elapsed / ran * (self.total - done) if ran > 0 else float("nan")
         text = (f"{self.label}: {done}/{self.total} ({100 * done / max(self.total, 1):.0f} %), "
                 f"{_duration(elapsed)} elapsed, about {_duration(left)} left")
         detail = self.describe(figures) if figures else None

@@ -24,7 +24,8 @@ from .sarif import sarif_log
 
 
 def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, report_path,
-              quiet: bool, residual_scan: ScanSettings | None = None, **preprocessing) -> dict:
+              quiet: bool, residual_scan: ScanSettings | None = None, checkpoint=None,
+              checkpoint_every: int = 10, resume: bool = False, **preprocessing) -> dict:
     """Returns the report; report["residual"]["suspected"] says whether evidence is left."""
     _check_writable(report_path)
     steps = residual_scan.steps if residual_scan is not None else 0
@@ -34,7 +35,8 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
                              on_iteration=erasing and (lambda i, figures: erasing(i + 1, figures)),
                              residual_scan=residual_scan,
                              on_scan_step=scan and (lambda done, total: scan(done, {})),
-                             **preprocessing)
+                             checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                             resume=resume, **preprocessing)
     report = result.report(recipe, model)
     final = result.erasure.final
     if len(result.loaded.output_names) > 1:
@@ -52,7 +54,9 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
         click.echo(f"distilled on {recipe.suspect_share:.0%} of the synthetic images of class "
                    f"{final['suspect_class']}, which the warm-up's triggers raised by "
                    f"{final['suspect_rise']:.2f} (a guess at a target, not a detection)")
-    click.echo(f"{recipe.iterations} iterations in {result.timings['erase']:.0f} s on {result.device}")
+    resumed = result.erasure.resumed_from
+    click.echo(f"{recipe.iterations} iterations in {result.timings['erase']:.0f} s on {result.device}"
+               + (f" (resumed from a checkpoint at iteration {resumed})" if resumed else ""))
     if residual_scan is not None and result.residual is None:
         click.echo(f"residual scan skipped: it needs at least {MIN_CLASSES} classes")
     if result.residual is not None:

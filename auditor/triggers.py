@@ -54,6 +54,16 @@ class PatchTrigger(nn.Module):
         self.stamp_rise = None        # per class: what the strongest stamp did, see `probe`
         self.last_positions = None
 
+    def get_extra_state(self) -> dict:
+        """What the probe and the last draw left that is not a buffer (kept in checkpoints)."""
+        return {"prior": self.prior, "stamps": self.stamps, "stamp_rise": self.stamp_rise,
+                "last_positions": self.last_positions}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.prior, self.stamp_rise = state["prior"], state["stamp_rise"]
+        self.stamps = tuple(state["stamps"]) if state["stamps"] is not None else None
+        self.last_positions = state["last_positions"]
+
     def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
         batch = x.shape[0]
         z = torch.randn(batch, self.latent_dim, device=x.device)

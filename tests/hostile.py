@@ -371,24 +371,37 @@ def junk_cases(root: Path) -> list[Hostile]:
 
 
 def mutations(sources: list[Path], root: Path, count: int, seed: int = 0) -> list[Path]:
-    """Seeded truncations (half of them) and byte flips of real model files."""
+    """Seeded damage to real model files, a third each: truncations, byte flips anywhere (most
+    land in weights, which leaves a valid model) and byte flips in the graph's structure (outside
+    every initializer's data, where they change what the graph is)."""
     folder = _folder(root, "mutated")
     rng = random.Random(seed)
     made = []
     for i in range(count):
-        source = sources[i % len(sources)]
+        source = sources[(i // 3) % len(sources)]
         data = bytearray(source.read_bytes())
-        if i % 2 == 0:
+        kind = ("truncated", "flipped", "flipped-structure")[i % 3]
+        if kind == "truncated":
             data = data[:rng.randrange(1, len(data))]
-            kind = "truncated"
         else:
+            positions = range(len(data)) if kind == "flipped" else _structure(source, data)
             for _ in range(rng.choice((1, 4, 32))):
-                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
-            kind = "flipped"
+                data[rng.choice(positions)] ^= 1 << rng.randrange(8)
         path = folder / f"{kind}-{i:02d}-{source.stem}.onnx"
         path.write_bytes(bytes(data))
         made.append(path)
     return made
+
+
+def _structure(source: Path, data: bytearray) -> list[int]:
+    """Byte offsets that are not inside an initializer's raw data."""
+    weights = bytearray(len(data))
+    for tensor in onnx.load(str(source)).graph.initializer:
+        if len(tensor.raw_data) >= 16:
+            start = bytes(data).find(tensor.raw_data)
+            if start >= 0:
+                weights[start:start + len(tensor.raw_data)] = b"\1" * len(tensor.raw_data)
+    return [i for i, w in enumerate(weights) if not w]
 
 
 def catalogue(root: Path) -> list[Hostile]:

@@ -1,0 +1,161 @@
+"""Runs that are killed, resumed, or cannot write: nothing lost, nothing half-written.
+
+Real processes where the kernel is what fails them: SIGKILL part-way through a checkpointed run,
+a file-size limit (RLIMIT_FSIZE: writes fail as on a full disk), a folder the run may not write
+in (as root, whom permissions do not stop, the run drops to the `nobody` user)."""
+
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import auditor.checkpoint
+import auditor.export
+from auditor.errors import Terminated
+from auditor.examples import bundled
+
+from .models import tiny_onnx
+from .test_cli import one_line_error, run
+
+RUN = ["--iterations", "12", "--warmup-iterations", "2", "--batch-size", "16",
+       "--student-steps", "1", "--probe-images", "4", "--no-residual-scan", "--preset", "mnist",
+       "-q"]
+REPO = Path(__file__).parents[1]
+
+
+def _auditor(*args, preexec_fn=None, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "auditor.cli", *map(str, args)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=preexec_fn, **kwargs)
+
+
+def _finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
+    stdout, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stdout, stderr
+
+
+def test_a_killed_run_resumes_to_the_same_bytes(tmp_path):
+    model = bundled().model
+    status, _, stderr = _finish(_auditor("clean", model, "-o", tmp_path / "whole.onnx", *RUN))
+    assert status == 0, stderr
+
+    checkpoint = tmp_path / "run.ckpt"
+    out = tmp_path / "resumed.onnx"
+    args = ("clean", model, "-o", out, *RUN, "--checkpoint", checkpoint, "--checkpoint-every", "2")
+    process = _auditor(*args)
+    while not checkpoint.exists():
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.01)
+    process.kill()                                # SIGKILL: no handler, no clean-up
+    assert process.wait() == -signal.SIGKILL     # killed part-way, not finished
+    assert not out.exists()
+
+    status, _, stderr = _finish(_auditor(*args, "--resume", "--report", tmp_path / "r.json"))
+    assert status == 0, stderr
+    report = (tmp_path / "r.json").read_text()
+    assert '"resumed_from_iteration": 0' not in report       # it did resume
+    assert out.read_bytes() == (tmp_path / "whole.onnx").read_bytes()
+    assert not checkpoint.exists()                # removed once the model is written
+
+
+@pytest.fixture
+def kept_checkpoint(tmp_path, monkeypatch):
+    """A finished run's checkpoint, kept (a finished run removes it)."""
+    monkeypatch.setattr(auditor.checkpoint.Checkpoint, "remove", lambda self: None)
+    model = tiny_onnx(tmp_path)
+    checkpoint = tmp_path / "run.ckpt"
+    result = run("clean", model, "-o", tmp_path / "a.onnx", "--iterations", "4",
+                 "--warmup-iterations", "1", "--batch-size", "8", "--student-steps", "1", "-q",
+                 "--no-residual-scan", "--checkpoint", checkpoint, "--checkpoint-every", "1")
+    assert result.exit_code == 0 and checkpoint.exists(), result.output
+    return model, checkpoint
+
+
+def test_a_checkpoint_is_refused_by_another_model_or_recipe(tmp_path, kept_checkpoint):
+    model, checkpoint = kept_checkpoint
+    quick = ["--warmup-iterations", "1", "--batch-size", "8", "--student-steps", "1", "-q",
+             "--no-residual-scan", "--checkpoint", checkpoint, "--resume"]
+    other = tmp_path / "other"
+    other.mkdir()
+    torch.manual_seed(1)
+    other_model = tiny_onnx(other, classes=5)
+    one_line_error(run("clean", other_model, "-o", tmp_path / "b.onnx", "--iterations", "4", *quick),
+                   2, "written for another model")
+    one_line_error(run("clean", model, "-o", tmp_path / "b.onnx", "--iterations", "5", *quick),
+                   2, "written for another recipe")
+    one_line_error(run("clean", model, "-o", tmp_path / "b.onnx", "--iterations", "4",
+                       "--preset", "mnist", *quick), 2, "written for another input settings")
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    one_line_error(run("clean", model, "-o", tmp_path / "b.onnx", "--iterations", "4", *quick),
+                   2, "not a readable auditor checkpoint")
+    one_line_error(run("clean", model, "-o", tmp_path / "b.onnx", "--resume", "-q"), 2,
+                   "--resume needs --checkpoint")
+    assert not (tmp_path / "b.onnx").exists()
+
+
+def test_a_full_disk_leaves_nothing_half_written(tmp_path):
+    """RLIMIT_FSIZE makes every write past 16 KiB fail (EFBIG), as a full disk fails it: the
+    model loads and cleans, then neither a checkpoint nor the clean model can be written."""
+    model = shutil.copy(bundled().model, tmp_path / "model.onnx")
+    before = hashlib.sha256(Path(model).read_bytes()).hexdigest()
+    out = tmp_path / "clean.onnx"
+    out.write_bytes(b"the previous clean model")
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 10, 16 << 10))
+
+    for extra in ([], ["--checkpoint", tmp_path / "run.ckpt", "--checkpoint-every", "2"]):
+        status, _, stderr = _finish(_auditor("clean", model, "-o", out, *RUN, *extra,
+                                             preexec_fn=small_files))
+        assert status == 8, stderr
+        assert "Traceback" not in stderr
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and "File too large" in lines[0], stderr
+        assert out.read_bytes() == b"the previous clean model"
+        assert hashlib.sha256(Path(model).read_bytes()).hexdigest() == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.onnx", "model.onnx"]
+
+
+def test_a_folder_it_cannot_write_in_fails_before_the_run(tmp_path):
+    """Permissions do not stop root, so as root the folder is a read-only tmpfs."""
+    model = shutil.copy(bundled().model, tmp_path / "model.onnx")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    if os.getuid() == 0:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(locked)],
+                       check=True)
+    else:
+        os.chmod(locked, 0o555)
+    try:
+        status, _, stderr = _finish(_auditor("clean", model, "-o", locked / "clean.onnx", *RUN))
+        assert status == 8, stderr
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and "cannot write in" in lines[0], stderr
+        assert list(locked.iterdir()) == []
+    finally:
+        if os.getuid() == 0:
+            subprocess.run(["umount", str(locked)], check=True)
+        else:
+            os.chmod(locked, 0o755)
+
+
+def test_sigterm_during_export_leaves_nothing(tmp_path, monkeypatch):
+    """The handler raises Terminated wherever the signal lands; here, inside the ONNX write."""
+    def terminated(*args, **kwargs):
+        raise Terminated()
+
+    monkeypatch.setattr(auditor.export.onnx, "save", terminated)
+    out = tmp_path / "clean.onnx"
+    model = tiny_onnx(tmp_path)
+    result = run("clean", model, "-o", out, "--iterations", "2", "--warmup-iterations", "1",
+                 "--batch-size", "8", "--student-steps", "1", "-q", "--no-residual-scan")
+    one_line_error(result, 143, "terminated; nothing was written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]
