@@ -101,6 +101,12 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     erasure = erase_backdoor(teacher, loaded.spec, recipe, device=torch_device,
                              on_iteration=on_iteration, checkpoint=saving)
     timings["erase"] = erasure.seconds
+    # scanned before it is written, so that a run stopped at any point writes nothing
+    residual = None
+    if residual_scan is not None and loaded.spec.num_classes >= MIN_CLASSES:
+        residual = scan_classifier(erasure.student, loaded.spec, residual_scan, device=torch_device,
+                                   on_step=on_scan_step)
+        timings["residual_scan"] = residual.seconds
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(recipe.seed)
     check_pixels = torch.rand(8, *loaded.spec.shape, generator=generator)
@@ -113,11 +119,6 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     timings["export"] = time.perf_counter() - start
     if saving is not None:
         saving.remove()      # the run is written out whole; the checkpoint is stale
-    residual = None
-    if residual_scan is not None and loaded.spec.num_classes >= MIN_CLASSES:
-        residual = scan_classifier(erasure.student, loaded.spec, residual_scan, device=torch_device,
-                                   on_step=on_scan_step)
-        timings["residual_scan"] = residual.seconds
     return CleanResult(loaded, erasure, export, str(torch_device), timings, residual)
 
 

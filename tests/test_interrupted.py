@@ -18,8 +18,6 @@ import pytest
 import torch
 
 import auditor.checkpoint
-import auditor.export
-from auditor.errors import Terminated
 from auditor.examples import bundled
 
 from .models import tiny_onnx
@@ -147,15 +145,34 @@ def test_a_folder_it_cannot_write_in_fails_before_the_run(tmp_path):
             os.chmod(locked, 0o755)
 
 
-def test_sigterm_during_export_leaves_nothing(tmp_path, monkeypatch):
-    """The handler raises Terminated wherever the signal lands; here, inside the ONNX write."""
-    def terminated(*args, **kwargs):
-        raise Terminated()
+# Runs auditor with one function replaced by a stall that announces itself, so the signal
+# lands inside that phase (erasing: tests/test_exit_status.py).
+_STALLED = """
+import importlib, sys, time
+module, name = sys.argv[1].rsplit(".", 1)
+def stall(*args, **kwargs):
+    print("STALLED", flush=True)
+    time.sleep(120)
+setattr(importlib.import_module(module), name, stall)
+from auditor.cli import main
+main(sys.argv[2:], prog_name="auditor")
+"""
 
-    monkeypatch.setattr(auditor.export.onnx, "save", terminated)
-    out = tmp_path / "clean.onnx"
-    model = tiny_onnx(tmp_path)
-    result = run("clean", model, "-o", out, "--iterations", "2", "--warmup-iterations", "1",
-                 "--batch-size", "8", "--student-steps", "1", "-q", "--no-residual-scan")
-    one_line_error(result, 143, "terminated; nothing was written")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]
+
+@pytest.mark.parametrize("phase", ["auditor.cleaning.load_model",          # loading
+                                   "auditor.cleaning.scan_classifier",     # residual scan
+                                   "auditor.export._parity"])              # export: file built
+def test_sigterm_in_any_phase_leaves_nothing(tmp_path, phase):
+    model = shutil.copy(bundled().model, tmp_path / "model.onnx")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _STALLED, phase, "clean", str(model), "-o",
+         str(tmp_path / "clean.onnx"), *[a for a in RUN if a != "--no-residual-scan"],
+         "--scan-steps", "1", "--scan-starts", "1"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "STALLED\n", process.communicate()
+    process.send_signal(signal.SIGTERM)
+    status, _, stderr = _finish(process, timeout=60)
+    assert status == 143, stderr
+    assert stderr.strip().splitlines()[-1:] == ["Error: terminated; nothing was written"], stderr
+    assert "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
