@@ -4,6 +4,7 @@ autograd of the plain eager expression, so the oracle itself cannot drift.
 Inputs are fresh random draws each run; the seed is in every failure message."""
 
 import math
+import os
 import random
 
 import pytest
@@ -25,6 +26,18 @@ TOLERANCES = {torch.float32: (1e-6, 1e-5), torch.float16: (1e-3, 1e-3),
 DTYPES = list(TOLERANCES)
 LOGIT_SHAPES = [(1, 1), (3, 10), (7, 37), (5, 100), (2, 1000), (2, 5000)]   # 5000: several blocks
 IMAGE_SHAPES = [(1, 1, 2, 2), (2, 3, 5, 7), (3, 1, 16, 16), (2, 3, 33, 31)]
+
+
+@pytest.fixture(autouse=True)
+def test_device():
+    """AUDITOR_TEST_DEVICE=cuda runs every case on the GPU, on real Triton (with
+    TRITON_INTERPRET=0; benchmarks/gpu_check.sh); by default tensors are on the CPU and Triton
+    runs under its interpreter."""
+    device = os.environ.get("AUDITOR_TEST_DEVICE", "cpu")
+    previous = torch.get_default_device()
+    torch.set_default_device(device)
+    yield device
+    torch.set_default_device(previous)
 
 
 @pytest.fixture
