@@ -122,6 +122,7 @@ _RECIPE_OPTIONS = [
     ("--reg-weight", float, "Weight of the trigger-consistency penalty (lambda); 0 = plain distillation."),
     ("--tv-weight", float, "Total-variation prior weight."),
     ("--class-weight", float, "Weight of the generator's class-by-class inversion term."),
+    ("--generator-width", int, "Channels of the image generator (most of an iteration's cost)."),
     ("--disagreement-weight", float, "Weight of the generator's student-teacher disagreement term."),
     ("--patch-size", int, "Smallest trigger patch, in pixels (default 5 px per 32 px)."),
     ("--blend-alpha", float, "Largest blend weight of full-image triggers; 0 disables them."),
@@ -166,6 +167,8 @@ def _recipe(recipe_name: str, overrides: dict) -> Recipe:
     recipe = base.with_overrides(**overrides)
     if min(recipe.batch_size, recipe.student_steps, recipe.probe_images) < 1:
         raise click.BadParameter("--batch-size, --student-steps and --probe-images must be at least 1")
+    if recipe.generator_width < 2:
+        raise click.BadParameter("--generator-width must be at least 2")
     return recipe
 
 

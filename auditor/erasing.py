@@ -290,7 +290,8 @@ def _make_players(teacher, spec, recipe, device) -> Players:
     # The student stays in eval mode: BatchNorm statistics of synthetic images would replace the
     # teacher's, and dropout would make S(x) and S(x ⊕ p) disagree for no reason.
     student = copy.deepcopy(teacher).eval()
-    generator = ImageGenerator(spec.shape, num_classes=spec.num_classes).to(device).train()
+    generator = ImageGenerator(spec.shape, num_classes=spec.num_classes,
+                               width=recipe.generator_width).to(device).train()
     patch = recipe.patch_size or default_patch_size(spec)
     sizes = sorted({min(round(patch * k), spec.height, spec.width) for k in recipe.patch_scales})
     triggers = TriggerSearch.build(spec, patch_sizes=sizes, blend_alpha=recipe.blend_alpha,

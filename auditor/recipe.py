@@ -20,6 +20,7 @@ class Recipe:
     tv_weight: float = 1e-4           # total-variation (l2) prior on synthetic images
     disagreement_weight: float = 0.0  # weight of G's adversarial term mean|S(G(z)) - T(G(z))|
     class_weight: float = 1.0         # cross-entropy of T on each image's drawn class (G's balance)
+    generator_width: int = 128        # G's channels (DFAD's 128); G is most of an iteration's cost
     patch_size: int | None = None     # None: 5 px on 32 px, scaled to the image
     patch_scales: tuple[float, ...] = (1.0, 1.5)   # patch families, in multiples of patch_size
     blend_alpha: float = 0.15         # largest blend weight of a full-image trigger; 0 disables
