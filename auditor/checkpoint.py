@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .errors import OptionError, OutputPathError
+from .errors import OptionError, OutputPathError, first_line
 
 FORMAT = 1
 
@@ -75,7 +75,7 @@ class Checkpoint:
             fingerprint, state = saved["fingerprint"], saved["state"]
         except Exception as err:
             raise OptionError(f"--resume: {self.path} is not a readable auditor checkpoint "
-                              f"({str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__})") from None
+                              f"({first_line(err, 200)})") from None
         for key, what in (("format", "checkpoint format"), ("version", "auditor version"),
                           ("model_sha256", "model"), ("recipe", "recipe"),
                           ("input", "input settings"), ("device", "device")):

@@ -70,7 +70,7 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
                 on_scan_step: Callable[[int, int], None] | None = None,
                 checkpoint: Path | None = None, checkpoint_every: int = 10,
                 resume: bool = False) -> CleanResult:
-    """residual_scan: settings to scan the clean model with once it is written, or None.
+    """residual_scan: settings to scan the clean model with (before it is written), or None.
     checkpoint: where to save the run every `checkpoint_every` iterations (and, with `resume`,
     continue from); removed once the clean model is written."""
     model_path, out_path = Path(model_path), Path(out_path)

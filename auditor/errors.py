@@ -85,6 +85,12 @@ class InterruptedRun(AuditorError):
         super().__init__("interrupted; nothing was written")
 
 
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """An exception as one line for the user: its message's first line, or its type."""
+    text = str(err).strip().splitlines()
+    return text[0][:limit] if text else type(err).__name__
+
+
 def exit_status_help() -> str:
     """The table as plain lines, for --help epilogs."""
     return "\n".join(f"{code:>4}  {text}" for code, text in EXIT_STATUSES.items())

@@ -21,7 +21,7 @@ import onnx
 import torch
 from torch import nn
 
-from .errors import ExportError, OutputPathError
+from .errors import ExportError, OutputPathError, first_line
 from .loading import LoadedModel
 from .weights import write_weights
 
@@ -86,7 +86,7 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
         raise OutputPathError(f"could not write {out_path} ({err.strerror or err}); nothing "
                               f"was written") from None
     except Exception as err:
-        raise ExportError(f"could not write {out_path}: {str(err).strip().splitlines()[0][:300]}") from None
+        raise ExportError(f"could not write {out_path}: {first_line(err)}") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return ExportResult(out_path, exporter, _opset(model), diff, out_path.stat().st_size)

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .errors import ModelFileError, UnsupportedOperatorError
+from .errors import ModelFileError, UnsupportedOperatorError, first_line
 
 _POOLS_AND_CONVS = {"Conv", "MaxPool", "AveragePool", "LpPool"}
 _QUANTIZED = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
@@ -25,8 +25,7 @@ def normalise(model: onnx.ModelProto, path) -> onnx.ModelProto:
     try:
         model = onnx.shape_inference.infer_shapes(model, strict_mode=False)
     except Exception as err:   # the graph contradicts its own declared shapes or types
-        text = str(err).strip().splitlines()
-        raise ModelFileError(f"{path}: not a valid ONNX model ({text[0][:300] if text else type(err).__name__})") from None
+        raise ModelFileError(f"{path}: not a valid ONNX model ({first_line(err)})") from None
     explicit_pads(model)
     drop_needless_allowzero(model)
     dynamic_batch(model)

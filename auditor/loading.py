@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .errors import ModelFileError, NotAClassifierError, UnsupportedOperatorError
+from .errors import first_line as _first_line
 from .input_spec import InputSpec
 from .screening import check_file_size, check_finite_weights, screen_archive, screen_onnx
 from .weights import trace_weight_sources
@@ -353,11 +354,6 @@ def _is_scores(out, batch):
     """batch × K, or batch × K × 1 × 1 as some exporters leave a classifier's output."""
     return (out.dim() >= 2 and out.shape[0] == batch and out.shape[1] >= 2
             and all(d == 1 for d in out.shape[2:]) and out.is_floating_point())
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0][:300] if text else type(err).__name__
 
 
 __all__ = ["Classifier", "LoadedModel", "load_model", "unsupported_operators"]

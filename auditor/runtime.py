@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ModelFileError, NotAClassifierError, UnsupportedOperatorError
+from .errors import ModelFileError, NotAClassifierError, UnsupportedOperatorError, first_line
 from .input_spec import InputSpec
 from .loading import Classifier, class_output, load_model, onnx_interface, read_onnx
 
@@ -54,7 +54,7 @@ class ModelRunner:
         try:
             session = ort_session(path)
         except Exception as err:
-            text = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+            text = first_line(err)
             kind = UnsupportedOperatorError if "not a registered" in text else ModelFileError
             raise kind(f"{path}: onnxruntime cannot load it: {text}") from None
         batch = interface.batch or 256
