@@ -181,11 +181,11 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
             sort = "self_cuda_time_total" if cuda else "self_cpu_time_total"
             profile.write_text(profiler.key_averages().table(sort_by=sort, row_limit=25))
 
-    generator = spent["generator_step"]
+    # iteration 0 has no start time; iteration `warmup` carries the probe (both are excluded,
+    # which is why main() asks for at least 2 of each)
     warm = [t for i, t in iteration_times if i < warmup]
-    post = [t for i, t in iteration_times if i > warmup]     # the probe's iteration excluded
-    per_warm = sum(warm) / len(warm) if warm else generator[0]
-    per_full = sum(post) / len(post) if post else float("nan")
+    post = [t for i, t in iteration_times if i > warmup]
+    per_warm, per_full = sum(warm) / len(warm), sum(post) / len(post)
     probe = spent["end_warmup"][0] if spent["end_warmup"] else 0.0
     estimate = (result.timings["load"] + DEFAULT_WARMUP * per_warm
                 + (DEFAULT_ITERATIONS - DEFAULT_WARMUP) * per_full + probe
