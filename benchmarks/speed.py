@@ -12,8 +12,10 @@ synthetic images per second, peak memory, multiply-adds per image.
 
 Each model runs twice, in its own process (so peak memory is its own): as auditor runs it, and
 as the **plain baseline**, the same loop in eager float32 with the fused kernels replaced by
-their PyTorch references (`AUDITOR_KERNELS=reference`), no compile and no early stop. On a CPU
-the two are the same code today (the kernels run only on CUDA), so their ratio measures the noise.
+their PyTorch references (`AUDITOR_KERNELS=reference`), every net kept in the layout it was
+loaded in (`AUDITOR_MEMORY_FORMAT=contiguous`, see auditor/memory_layout.py), no compile and no
+early stop. On a CPU the kernels do not run (they are CUDA-only), so there the ratio is what the
+channels-last layout buys, give or take the machine's noise.
 `--profile` writes torch.profiler's table of the full iterations beside the JSON.
 """
 
@@ -123,6 +125,7 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
 
     if mode == "plain":
         os.environ["AUDITOR_KERNELS"] = "reference"
+        os.environ["AUDITOR_MEMORY_FORMAT"] = "contiguous"
     cuda = device == "cuda"
     spent = {phase: [] for phase in PHASES}
 
