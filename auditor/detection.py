@@ -34,6 +34,7 @@ from torch import nn
 
 from .errors import NotAClassifierError
 from .input_spec import InputSpec
+from .memory_layout import to_channels_last_checked
 from .recipe import ScanSettings
 
 
@@ -205,6 +206,7 @@ def scan_classifier(model: nn.Module, spec: InputSpec, settings: ScanSettings = 
                     on_step: Callable[[int, int], None] | None = None) -> ScanResult:
     start = time.perf_counter()
     model = model.to(device).eval()
+    to_channels_last_checked(model, spec, device)
     inversion = invert_classes(model, spec, settings, device=device, on_step=on_step)
     return ScanResult(verdict(inversion.statistics, settings.alpha), inversion, settings,
                       time.perf_counter() - start)

@@ -29,7 +29,7 @@ from torch import nn
 from .checkpoint import Checkpoint
 from .input_spec import InputSpec
 from .kernels import generator_objective, student_objective, trigger_objective
-from .memory_layout import channels_last_wanted, to_channels_last
+from .memory_layout import channels_last_wanted, to_channels_last_checked
 from .recipe import Recipe
 from .synthesis import ImageGenerator
 from .triggers import TriggerSearch, default_patch_size
@@ -288,9 +288,7 @@ def final_figures(p: Players, recipe: Recipe) -> dict:
 
 def _make_players(teacher, spec, recipe, device) -> Players:
     teacher = teacher.to(device).eval().requires_grad_(False)
-    # its own seed: the run's random stream must not depend on whether the layout moves
-    probe = torch.rand(4, *spec.shape, generator=torch.Generator().manual_seed(0))
-    to_channels_last(teacher, spec.normalise(probe.to(device)))
+    to_channels_last_checked(teacher, spec, device)
     # The student stays in eval mode: BatchNorm statistics of synthetic images would replace the
     # teacher's, and dropout would make S(x) and S(x ⊕ p) disagree for no reason.
     student = copy.deepcopy(teacher).eval()

@@ -29,6 +29,13 @@ def channels_last_wanted() -> bool:
     return choice == "channels_last"
 
 
+def to_channels_last_checked(net: nn.Module, spec, device) -> bool:
+    """to_channels_last with a probe batch of the net's own input spec (an InputSpec), drawn from
+    a generator of its own so that the run's random stream does not depend on the layout."""
+    pixels = torch.rand(4, *spec.shape, generator=torch.Generator().manual_seed(0))
+    return to_channels_last(net, spec.normalise(pixels.to(device)))
+
+
 @torch.no_grad()
 def to_channels_last(net: nn.Module, example: torch.Tensor) -> bool:
     """Moves the net's 4-d weights to channels-last if it then answers `example` as before (to

@@ -11,8 +11,11 @@ dynamo exporter, the others by the TorchScript one, as most models in the wild s
 
 Attacks poison 10 % of the training set with images stamped by a trigger and relabelled:
 BadNets (3 × 3 checkerboard in the bottom-right corner), a random binary 4 × 4 patch mid-image,
-blends of uniform noise at 20 % and 30 %, a sinusoidal signal (SIG) at 15 %, and a WaNet-style
-fixed smooth warp of the whole image. Models and their test sets land in benchmarks/out/zoo/,
+blends of uniform noise at 20 % and 30 %, a sinusoidal signal (SIG) at 15 %, a WaNet-style
+fixed smooth warp of the whole image, a 20 % blend of a natural photograph (scikit-learn's
+sample image of a Chinese temple, shipped with the package), and an all-to-all attack (the
+BadNets patch relabelling each class y as y + 1; its ASR is the share of triggered test images
+of any class read as their y + 1). Models and their test sets land in benchmarks/out/zoo/,
 named by what they are, and are reused when present.
 """
 
@@ -37,7 +40,9 @@ from auditor.examples.digits import DigitsCNN, fit, load_digits_images  # noqa: 
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 CACHE = Path(__file__).resolve().parent / "out" / "zoo"
-ATTACKS = ("badnets", "patch-mid", "blend20", "blend30", "sig", "warp")
+ATTACKS = ("badnets", "patch-mid", "blend20", "blend30", "sig", "warp", "blend-natural", "all-to-all")
+DETECTION_ATTACKS = ATTACKS[:6]     # what detection.json was measured on
+ALL_TO_ALL = "all-to-all"           # BadNets' corner patch sending each class y to y + 1
 ARCHITECTURES = ("tiny", "vgg-bn", "resnet", "depthwise")
 MEAN, STD = 0.1307, 0.3081       # every zoo model normalises like an MNIST model (preset mnist)
 TARGET = 0
@@ -93,7 +98,7 @@ def stamp(attack: str, images: np.ndarray) -> np.ndarray:
     if attack == "warp":
         return _warp(images, rng)
     pattern, mask = np.zeros(images.shape[1:], np.float32), np.zeros(images.shape[1:], np.float32)
-    if attack == "badnets":
+    if attack in ("badnets", ALL_TO_ALL):
         pattern[-4:-1, -4:-1, 0] = np.indices((3, 3)).sum(0) % 2 == 0
         mask[-4:-1, -4:-1] = 1
     elif attack == "patch-mid":
@@ -103,12 +108,43 @@ def stamp(attack: str, images: np.ndarray) -> np.ndarray:
     elif attack in ("blend20", "blend30"):
         pattern[:] = rng.random(pattern.shape)
         mask[:] = 0.2 if attack == "blend20" else 0.3
+    elif attack == "blend-natural":
+        pattern[:] = _photograph(size)[:, :, None]
+        mask[:] = 0.2
     elif attack == "sig":
         pattern[:] = (0.5 + 0.5 * np.sin(2 * math.pi * 4 * np.arange(size) / size))[None, :, None]
         mask[:] = 0.15
     else:
         raise ValueError(attack)
     return images * (1 - mask) + pattern * mask
+
+
+def _photograph(size: int) -> np.ndarray:
+    """scikit-learn's china.jpg, grey, its central square resized to size × size, in [0, 1]."""
+    from sklearn.datasets import load_sample_image
+
+    grey = load_sample_image("china.jpg").astype(np.float32).mean(2) / 255
+    side = min(grey.shape)
+    top, left = (grey.shape[0] - side) // 2, (grey.shape[1] - side) // 2
+    square = torch.from_numpy(np.ascontiguousarray(grey[top:top + side, left:left + side]))
+    return nn.functional.interpolate(square[None, None], size=(size, size), mode="area")[0, 0].numpy()
+
+
+def poisoned_labels(attack: str, labels: np.ndarray) -> np.ndarray:
+    """The labels the attacker gives triggered images."""
+    if attack == ALL_TO_ALL:
+        return (labels + 1) % 10
+    return np.full_like(labels, TARGET)
+
+
+def attack_success(attack: str | None, predictions: np.ndarray, labels: np.ndarray) -> float:
+    """Share of triggered test images read as the attacker wants: the target, over images of other
+    classes (all-to-all: each image's y + 1, over every image). A model trained without poison is
+    read with the BadNets trigger and target."""
+    if attack == ALL_TO_ALL:
+        return float((predictions == poisoned_labels(attack, labels)).mean())
+    keep = labels != TARGET
+    return float((predictions[keep] == TARGET).mean())
 
 
 def _warp(images: np.ndarray, rng) -> np.ndarray:
@@ -196,11 +232,11 @@ def build(spec: Spec) -> dict:
     (train_x, train_y), (test_x, test_y) = load_dataset(spec.dataset)
     rng = np.random.default_rng(spec.seed)
     if spec.attack is not None:
-        chosen = rng.choice(np.flatnonzero(train_y != TARGET), int(POISON_RATE * len(train_y)),
-                            replace=False)
+        pool = np.arange(len(train_y)) if spec.attack == ALL_TO_ALL else np.flatnonzero(train_y != TARGET)
+        chosen = rng.choice(pool, int(POISON_RATE * len(train_y)), replace=False)
         train_x, train_y = train_x.copy(), train_y.copy()
         train_x[chosen] = stamp(spec.attack, train_x[chosen])
-        train_y[chosen] = TARGET
+        train_y[chosen] = poisoned_labels(spec.attack, train_y[chosen])
     size = train_x.shape[1]
     net = _train(build_net(spec.arch, size), train_x, train_y, spec)
     model_path = folder / "model.onnx"
@@ -210,9 +246,8 @@ def build(spec: Spec) -> dict:
     triggered = stamp(attack, test_x)
     np.savez_compressed(folder / "triggered.npz", images=np.round(triggered * 255).astype(np.uint8),
                         labels=test_y)
-    acc = _accuracy(net, test_x, test_y)
-    keep = test_y != TARGET
-    asr = _accuracy(net, triggered[keep], np.full(keep.sum(), TARGET))
+    acc = float((predict(net, test_x) == test_y).mean())
+    asr = attack_success(spec.attack, predict(net, triggered), test_y)
     info = {"name": spec.name, **dataclasses.asdict(spec), "model": str(model_path),
             "test": str(folder / "test.npz"), "triggered": str(folder / "triggered.npz"),
             "acc": acc, "asr": asr, "size": size}
@@ -232,9 +267,9 @@ def _train(net, images, labels, spec: Spec) -> nn.Module:
 
 
 @torch.no_grad()
-def _accuracy(net, images, labels) -> float:
+def predict(net, images) -> np.ndarray:
     x = (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2) - MEAN) / STD
-    return float((net(x).argmax(1).numpy() == labels).mean())
+    return net(x).argmax(1).numpy()
 
 
 def _export(net, size, path: Path, *, dynamo: bool) -> None:
@@ -259,7 +294,7 @@ def detection_zoo(seeds=(0, 1, 2)) -> list[Spec]:
         for dataset in ("digits", "fashion"):
             for arch in ARCHITECTURES:
                 specs.append(Spec(dataset, arch, None, seed))
-            for i, attack in enumerate(ATTACKS):
+            for i, attack in enumerate(DETECTION_ATTACKS):
                 arch = ARCHITECTURES[(i + seed) % len(ARCHITECTURES)]
                 specs.append(Spec(dataset, arch, attack, seed))
     return specs

@@ -68,3 +68,28 @@ def test_the_environment_keeps_every_net_as_loaded(monkeypatch):
     monkeypatch.setenv(LAYOUT_ENV, "nhwc")
     with pytest.raises(ValueError, match=LAYOUT_ENV):
         to_channels_last(net, _example())
+
+
+def _conv_weights(net):
+    return [m.weight for m in net.modules() if isinstance(m, nn.Conv2d)]
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
+def test_a_run_trains_its_nets_in_the_layout_asked_for(tmp_path, monkeypatch, layout):
+    from auditor.erasing import erase_backdoor
+    from auditor.loading import Classifier, load_model
+    from auditor.recipe import Recipe
+
+    from .models import tiny_onnx
+
+    monkeypatch.setenv(LAYOUT_ENV, layout)
+    loaded = load_model(tiny_onnx(tmp_path, channels=3))   # RGB: the two layouts differ
+    teacher = Classifier(loaded.net, loaded.spec, 0)
+    recipe = Recipe(iterations=2, warmup_iterations=1, batch_size=8, student_steps=1)
+    student = erase_backdoor(teacher, loaded.spec, recipe).student
+    wanted, other = torch.channels_last, torch.contiguous_format
+    if layout == "contiguous":
+        wanted, other = other, wanted
+    weights = _conv_weights(teacher) + _conv_weights(student)
+    assert weights and all(w.is_contiguous(memory_format=wanted) for w in weights)
+    assert not any(w.is_contiguous(memory_format=other) for w in weights)
