@@ -69,16 +69,23 @@ def score(model_path: str, info: dict) -> dict:
 
 def clean(info: dict, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "clean.onnx"
+        out, report = Path(folder) / "clean.onnx", Path(folder) / "clean.json"
         start = time.perf_counter()
         run = subprocess.run([sys.executable, "-m", "auditor.cli", "clean", info["model"], "-o",
-                              str(out), "--preset", "mnist", "--seed", str(seed), "-q"],
+                              str(out), "--preset", "mnist", "--seed", str(seed), "-q",
+                              "--report", str(report)],
                              capture_output=True, text=True,
                              env={**os.environ, "OMP_NUM_THREADS": "1"})
         seconds = time.perf_counter() - start
         if run.returncode != 0:
             return {"exit": run.returncode, "error": run.stderr.strip()[-300:], "seconds": seconds}
-        return {"exit": 0, **score(str(out), info), "seconds": round(seconds, 1)}
+        # the run's own view, to read a miss by: the suspect, the trigger flips, the residual scan
+        own = json.loads(report.read_text())
+        residual = own["residual"] or {}
+        return {"exit": 0, **score(str(out), info), "seconds": round(seconds, 1),
+                "run_figures": own["figures"]["final"], "timings_s": own["timings_s"],
+                "residual_suspected": residual.get("suspected"),
+                "residual_p_value": residual.get("p_value")}
 
 
 def verdict(row: dict) -> dict:
