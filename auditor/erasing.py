@@ -301,7 +301,8 @@ def _make_players(teacher, spec, recipe, device) -> Players:
     triggers = TriggerSearch.build(spec, patch_sizes=sizes, blend_alpha=recipe.blend_alpha,
                                    additive_epsilon=recipe.additive_epsilon,
                                    clamp=recipe.clamp_triggers,
-                                   stamp_every=recipe.stamp_every).to(device).train()
+                                   stamp_every=recipe.stamp_every,
+                                   noise_every=recipe.noise_every).to(device).train()
     return Players(teacher, student, generator, triggers, spec)
 
 

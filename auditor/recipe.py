@@ -31,6 +31,7 @@ class Recipe:
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     stamp_every: int = 4              # every n-th patch image carries a probe stamp (0: none)
+    noise_every: int = 0              # every n-th blend image blends uniform noise (0: none)
     suspect_rise: float = 0.5         # a class the warm-up's triggers raise this much is suspect (0: never)
     suspect_share: float = 0.5        # share of images the teacher gives the suspect kept for distillation
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run

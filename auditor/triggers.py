@@ -179,7 +179,20 @@ class _FullImageTrigger(nn.Module):
 
 
 class BlendTrigger(_FullImageTrigger):
+    """With `noise_every`, every n-th image blends fresh uniform noise instead of a generated
+    image. A noise-blend backdoor answers to any noise blend, not only to the planted one: on the
+    zoo's ResNet digits model with a 20 % noise blend, fresh noise at α 0.15 sent 76 % of the test
+    images to the target (the model trained without poison: 0 %). The generated images are smooth
+    and never found it there; that model kept ASR 95.6 % after cleaning."""
+
+    def __init__(self, spec: InputSpec, bound: float, latent_dim: int = 64, noise_every: int = 0):
+        super().__init__(spec, bound, latent_dim)
+        self.noise_every = noise_every
+
     def delta(self, q, x, spec):
+        if self.noise_every:
+            noisy = torch.arange(len(q), device=q.device) % self.noise_every == self.noise_every - 1
+            q = torch.where(noisy[:, None, None, None], torch.rand_like(q), q)
         return self.bound * (q - spec.denormalise(x))
 
     def describe(self) -> str:
@@ -206,10 +219,10 @@ class TriggerSearch(nn.Module):
 
     @classmethod
     def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float,
-              clamp: bool = False, stamp_every: int = 0):
+              clamp: bool = False, stamp_every: int = 0, noise_every: int = 0):
         families = [PatchTrigger(spec, s, stamp_every=stamp_every) for s in patch_sizes]
         if blend_alpha > 0:
-            families.append(BlendTrigger(spec, blend_alpha))
+            families.append(BlendTrigger(spec, blend_alpha, noise_every=noise_every))
         if additive_epsilon > 0:
             families.append(AdditiveTrigger(spec, additive_epsilon))
         return cls(spec, families, clamp)

@@ -7,6 +7,10 @@ scores the student on the attack's test set every `--every` iterations, and writ
 curve and a summary (mean and worst ACC drop and ASR) as JSON.
 
     python benchmarks/sweep.py --name lam05 --set reg_weight=0.5 --seeds 0 1 --jobs 2
+    python benchmarks/sweep.py --name noise4 --set noise_every=4 --zoo digits-resnet-blend20-s0
+
+`--zoo` runs on models of benchmarks/zoo.py instead (by name, built if missing), ASR read on its
+triggered test images as benchmarks/quality_zoo.py reads it.
 
 `--set` takes Recipe fields; tuples as comma lists (patch_scales=1,1.5).
 """
@@ -29,7 +33,8 @@ from auditor.evaluation import evaluate, load_images
 from auditor.examples import digits
 from auditor.loading import Classifier, load_model
 from auditor.recipe import Recipe
-from quality import CONTROL, PREPROCESSING, build   # noqa: E402  (benchmarks/ is the script's folder)
+import zoo  # noqa: E402  (benchmarks/ is the script's folder)
+from quality import CONTROL, PREPROCESSING, build   # noqa: E402
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -70,22 +75,39 @@ def run_one(job: dict) -> dict:
         hits = predict(net)(test.images) == test.labels
         return [round(float(hits[test.labels == k].mean()), 3) for k in np.unique(test.labels)]
 
+    def scores(net) -> dict:
+        if job.get("triggered") is None:
+            return evaluate(predict(net), test, trigger).as_dict()
+        acc = float((predict(net)(test.images) == test.labels).mean())
+        return {"acc": acc, "asr": zoo.attack_success(job["attack"], predict(net)(job["triggered"].images),
+                                                     test.labels)}
+
     def inspect(iteration, student):
         if (iteration + 1) % job["every"] == 0 or iteration + 1 == recipe.iterations:
-            return {"test": {**evaluate(predict(student), test, trigger).as_dict(),
-                             "per_class": per_class(student)}}
+            return {"test": {**scores(student), "per_class": per_class(student)}}
         return None
 
-    before = evaluate(predict(teacher), test, trigger)
+    before = scores(teacher)
     result = erase_backdoor(teacher, loaded.spec, recipe, inspect=inspect)
     curve = [{"iteration": i + 1, "acc": h["test"]["acc"], "asr": h["test"]["asr"],
               "per_class": h["test"]["per_class"]}
              for i, h in enumerate(result.history) if "test" in h]
     # figures the loop reports once (the suspect class at the warm-up's end, say)
     events = {k: v for h in result.history for k, v in h.items() if k.startswith("suspect")}
-    return {"attack": job["attack"], "seed": job["seed"], "before": before.as_dict(),
+    return {"attack": job.get("name", job["attack"]), "seed": job["seed"], "before": before,
             "after": curve[-1], "curve": curve, "events": events,
             "seconds": round(result.seconds, 1)}
+
+
+def _zoo_job(name: str) -> dict:
+    dataset, rest = name.split("-", 1)
+    arch = next(a for a in zoo.ARCHITECTURES if rest.startswith(a + "-"))
+    attack, _, seed = rest[len(arch) + 1:].rpartition("-s")
+    info = zoo.build(zoo.Spec(dataset, arch, None if attack == "clean" else attack, int(seed)))
+    shape = (info["size"], info["size"], 1)
+    return {"name": name, "attack": info["attack"], "model_path": info["model"],
+            "test": load_images(info["test"], shape), "trigger": None,
+            "triggered": load_images(info["triggered"], shape)}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -102,6 +124,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], dest="overrides")
     parser.add_argument("--attacks", nargs="+", default=list(digits.ATTACKS),
                         choices=digits.ATTACKS + (CONTROL,))
+    parser.add_argument("--zoo", nargs="+", default=[], metavar="NAME",
+                        help="zoo models (e.g. digits-resnet-blend20-s0) instead of --attacks")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--every", type=int, default=50, help="score the student this often")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel, one thread each")
@@ -109,14 +133,16 @@ def main() -> None:
     args = parser.parse_args()
     overrides = parse_overrides(args.overrides)
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = []
-    for attack in args.attacks:
+    threads = max(1, torch.get_num_threads() // args.jobs)
+    jobs = [{**_zoo_job(name), "seed": seed, "overrides": overrides, "every": args.every,
+             "threads": threads} for name in args.zoo for seed in args.seeds]
+    for attack in args.attacks if not args.zoo else []:
         model_path, data_path, trigger = build(attack, args.out, seed=0)
         test = load_images(data_path, (digits.SIZE, digits.SIZE, 1))
         for seed in args.seeds:
             jobs.append({"attack": attack, "seed": seed, "model_path": model_path, "test": test,
                          "trigger": trigger, "overrides": overrides, "every": args.every,
-                         "threads": max(1, torch.get_num_threads() // args.jobs)})
+                         "threads": threads})
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         runs = []

@@ -36,6 +36,24 @@ def test_every_trigger_family_stays_within_its_bound():
     assert ((additive - x) * std).abs().max() <= 0.05 + 1e-5
 
 
+def test_noise_blends_take_every_nth_image_and_only_those():
+    torch.manual_seed(0)
+    x = SPEC.normalise(torch.rand(8, *SPEC.shape))
+    family = BlendTrigger(SPEC, 0.2, noise_every=4)
+    out = family(x, SPEC)
+    out.sum().backward()
+    # the blended image q, recovered: noise is rough, the generator's images are smooth
+    q = (SPEC.denormalise(out) - 0.8 * SPEC.denormalise(x)) / 0.2
+    roughness = (q[..., 1:] - q[..., :-1]).abs().flatten(1).mean(1)
+    noisy = torch.arange(8) % 4 == 3
+    assert ((q > -1e-4) & (q < 1 + 1e-4)).all()
+    assert roughness[noisy].min() > 2 * roughness[~noisy].max()
+    assert all(p.grad is not None for p in family.parameters())   # the other images still train it
+    everything = BlendTrigger(SPEC, 0.2, noise_every=1)
+    everything(x, SPEC).sum().backward()
+    assert all(p.grad is None or not p.grad.any() for p in everything.parameters())
+
+
 @pytest.mark.parametrize("clamp", [False, True])
 def test_clamped_triggers_stay_within_the_pixel_range(clamp):
     torch.manual_seed(0)
