@@ -272,15 +272,6 @@ def _tether(student: nn.Module, teacher: nn.Module, weight: float) -> None:
 
 
 @torch.no_grad()
-def _shrink_and_perturb(student: nn.Module, shrink: float, perturb: float) -> None:
-    """A student that must re-learn what it keeps instead of starting with all of the teacher
-    (Ash & Adams' shrink-and-perturb; DHBE's and fine-pruning's ablations point the same way)."""
-    for p in student.parameters():
-        noise = torch.randn_like(p) * p.std() if p.numel() > 1 else torch.zeros_like(p)
-        p.mul_(shrink).add_(perturb * noise)
-
-
-@torch.no_grad()
 def final_figures(p: Players, recipe: Recipe) -> dict:
     """The suspect class (None if no class stood out), how far the student still follows the
     teacher, and how often the last triggers the search found flip each network's prediction, on
@@ -301,8 +292,6 @@ def _make_players(teacher, spec, recipe, device) -> Players:
     # The student stays in eval mode: BatchNorm statistics of synthetic images would replace the
     # teacher's, and dropout would make S(x) and S(x ⊕ p) disagree for no reason.
     student = copy.deepcopy(teacher).eval()
-    if recipe.shrink != 1.0 or recipe.perturb:
-        _shrink_and_perturb(student, recipe.shrink, recipe.perturb)
     generator = ImageGenerator(spec.shape, num_classes=spec.num_classes,
                                width=recipe.generator_width).to(device).train()
     if channels_last_wanted():

@@ -37,8 +37,6 @@ class Recipe:
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
     student_ramp: int = 0             # the student's lr rises linearly over this many iterations
     tether_weight: float = 0.0        # L2 pull of the student's weights towards the teacher's (L2-SP)
-    shrink: float = 1.0               # the student starts at shrink · θ_T + perturb · std(θ_T) · noise
-    perturb: float = 0.0
     seed: int = 0
 
     @classmethod
