@@ -4,7 +4,7 @@ The layout changes where a net's numbers sit in memory, not what it computes, an
 convolutions run faster on it: on the 2-core development machine the image generator's forward
 pass took 0.37-0.69 of the time and forward+backward 0.69-0.87 (16, 28 and 32 px), a converted
 ResNet-20's forward+backward 0.58 (benchmarks/layouts.py; benchmarks/results/speed-cpu.json has
-whole runs). bfloat16 autocast, the other lever for cheaper passes, was 5-37x slower on that
+whole runs). bfloat16 autocast, the other lever for cheaper passes, was 4.7-37x slower on that
 CPU and is not used. A converted graph may still hold an op that reads raw memory, so a net is moved only when
 it answers a probe batch as before; otherwise it stays as loaded.
 
