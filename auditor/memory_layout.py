@@ -1,12 +1,13 @@
 """Channels-last memory layout for the nets of a run, where it leaves their answers as they were.
 
 The layout changes where a net's numbers sit in memory, not what it computes, and the CPU's
-convolutions run faster on it: on the 2-core development machine the image generator's forward
-pass took 0.37-0.69 of the time and forward+backward 0.69-0.87 (16, 28 and 32 px), a converted
-ResNet-20's forward+backward 0.58 (benchmarks/layouts.py; benchmarks/results/speed-cpu.json has
-whole runs). bfloat16 autocast, the other lever for cheaper passes, was 4.7-37x slower on that
-CPU and is not used. A converted graph may still hold an op that reads raw memory, so a net is moved only when
-it answers a probe batch as before; otherwise it stays as loaded.
+convolutions run faster on it. On the idle 2-core development machine (a scratch script), the
+image generator's forward pass took 0.37-0.69 of the time and its forward+backward 0.69-0.87
+(16, 28 and 32 px), and a converted ResNet-20's forward+backward 0.58. benchmarks/layouts.py
+repeats the comparison; run with both cores busy, it gave smaller gains. bfloat16 autocast, the
+other lever for cheaper passes, was 4.7-37x slower on that CPU and is not used. A converted
+graph may still hold an op that reads raw memory, so a net is moved only when it answers a
+probe batch as before; otherwise it stays as loaded.
 
 AUDITOR_MEMORY_FORMAT=contiguous keeps every net as loaded: the speed benchmark's plain baseline.
 """
@@ -17,6 +18,8 @@ import os
 
 import torch
 from torch import nn
+
+from .input_spec import InputSpec
 
 LAYOUT_ENV = "AUDITOR_MEMORY_FORMAT"
 _CHOICES = ("channels_last", "contiguous")
@@ -29,8 +32,8 @@ def channels_last_wanted() -> bool:
     return choice == "channels_last"
 
 
-def to_channels_last_checked(net: nn.Module, spec, device) -> bool:
-    """to_channels_last with a probe batch of the net's own input spec (an InputSpec), drawn from
+def to_channels_last_checked(net: nn.Module, spec: InputSpec, device) -> bool:
+    """to_channels_last with a probe batch of the net's own input spec, drawn from
     a generator of its own so that the run's random stream does not depend on the layout."""
     pixels = torch.rand(4, *spec.shape, generator=torch.Generator().manual_seed(0))
     return to_channels_last(net, spec.normalise(pixels.to(device)))

@@ -62,9 +62,7 @@ def score(model_path: str, info: dict) -> dict:
     runner = ModelRunner.open(model_path, mean=(zoo.MEAN,), std=(zoo.STD,))
     shape = (info["size"], info["size"], 1)
     test, triggered = load_images(info["test"], shape), load_images(info["triggered"], shape)
-    acc = float((runner.predict(test.images) == test.labels).mean())
-    return {"acc": acc, "asr": zoo.attack_success(info["attack"], runner.predict(triggered.images),
-                                                 test.labels)}
+    return zoo.scores(info["attack"], runner.predict, test.images, triggered.images, test.labels)
 
 
 def clean(info: dict, seed: int) -> dict:

@@ -78,9 +78,8 @@ def run_one(job: dict) -> dict:
     def scores(net) -> dict:
         if job.get("triggered") is None:
             return evaluate(predict(net), test, trigger).as_dict()
-        acc = float((predict(net)(test.images) == test.labels).mean())
-        return {"acc": acc, "asr": zoo.attack_success(job["attack"], predict(net)(job["triggered"].images),
-                                                     test.labels)}
+        return zoo.scores(job["attack"], predict(net), test.images, job["triggered"].images,
+                          test.labels)
 
     def inspect(iteration, student):
         if (iteration + 1) % job["every"] == 0 or iteration + 1 == recipe.iterations:

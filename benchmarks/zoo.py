@@ -147,6 +147,13 @@ def attack_success(attack: str | None, predictions: np.ndarray, labels: np.ndarr
     return float((predictions[keep] == TARGET).mean())
 
 
+def scores(attack: str | None, predict, test_images, triggered_images, labels) -> dict:
+    """ACC on the test images and ASR on the same images triggered; `predict` maps
+    N × H × W × 1 pixels to labels."""
+    return {"acc": float((predict(test_images) == labels).mean()),
+            "asr": attack_success(attack, predict(triggered_images), labels)}
+
+
 def _warp(images: np.ndarray, rng) -> np.ndarray:
     """WaNet: a fixed smooth random flow field, upsampled from 4 × 4, strength 0.5 px-ish."""
     size = images.shape[1]
@@ -246,11 +253,10 @@ def build(spec: Spec) -> dict:
     triggered = stamp(attack, test_x)
     np.savez_compressed(folder / "triggered.npz", images=np.round(triggered * 255).astype(np.uint8),
                         labels=test_y)
-    acc = float((predict(net, test_x) == test_y).mean())
-    asr = attack_success(spec.attack, predict(net, triggered), test_y)
     info = {"name": spec.name, **dataclasses.asdict(spec), "model": str(model_path),
             "test": str(folder / "test.npz"), "triggered": str(folder / "triggered.npz"),
-            "acc": acc, "asr": asr, "size": size}
+            **scores(spec.attack, lambda x: predict(net, x), test_x, triggered, test_y),
+            "size": size}
     meta.write_text(json.dumps(info, indent=2))
     return info
 
