@@ -131,7 +131,7 @@ _RECIPE_OPTIONS = [
     ("--patch-probe", bool, "Probe every patch position with fixed patterns when the warm-up ends."),
     ("--probe-images", int, "Synthetic images the patch probe uses."),
     ("--stamp-every", int, "Every n-th patch image carries one of the probe's strongest stamps; 0 = none."),
-    ("--noise-every", int, "Every n-th blend image blends uniform noise instead of a generated image; 0 = none."),
+    ("--noise-alpha", float, "Largest weight of fresh uniform-noise blends among the triggers; 0 disables."),
     ("--suspect-rise", float, "Class rise of the warm-up's triggers that makes a class suspect; 0 = never."),
     ("--suspect-share", float, "Share of the suspect class's synthetic images kept for distillation."),
     ("--clamp-triggers", bool, "Keep triggered images within the pixel range (the paper does not)."),

@@ -302,7 +302,7 @@ def _make_players(teacher, spec, recipe, device) -> Players:
                                    additive_epsilon=recipe.additive_epsilon,
                                    clamp=recipe.clamp_triggers,
                                    stamp_every=recipe.stamp_every,
-                                   noise_every=recipe.noise_every).to(device).train()
+                                   noise_alpha=recipe.noise_alpha).to(device).train()
     return Players(teacher, student, generator, triggers, spec)
 
 

@@ -31,7 +31,7 @@ class Recipe:
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     stamp_every: int = 4              # every n-th patch image carries a probe stamp (0: none)
-    noise_every: int = 0              # every n-th blend image blends uniform noise (0: none)
+    noise_alpha: float = 0.4          # largest weight of a fresh uniform-noise blend; 0 disables
     suspect_rise: float = 0.5         # a class the warm-up's triggers raise this much is suspect (0: never)
     suspect_share: float = 0.5        # share of images the teacher gives the suspect kept for distillation
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
@@ -46,7 +46,7 @@ class Recipe:
                       reg_weight=0.1, disagreement_weight=1.0, class_weight=0.0, anchor_share=0.0,
                       targeted_search=False, patch_probe=False, stamp_every=0, suspect_rise=0.0,
                       patch_scales=(1.0,), blend_alpha=0.0,
-                      additive_epsilon=0.0)
+                      additive_epsilon=0.0, noise_alpha=0.0)
         fields.update(overrides)
         return cls(**fields)
 

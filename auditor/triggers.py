@@ -7,7 +7,8 @@ generator of triggers bounded so a trigger stays a trigger, not a change of cont
 
 - `PatchTrigger`: an s × s additive patch in [-1, 1] pixels at a random position (DHBE's);
 - `BlendTrigger`: (1 - α) · image + α · q with a generated image q, α at most `alpha`;
-- `AdditiveTrigger`: a full-image signal of amplitude at most ε pixels.
+- `AdditiveTrigger`: a full-image signal of amplitude at most ε pixels;
+- `NoiseBlendTrigger`: a blend of fresh uniform noise, α up to its own, larger bound.
 
 Every family acts in pixel space, x ⊕ δ = norm(norm⁻¹(x) + δ) = x + δ / std. One batch is split
 between the families, so searching them all costs one student forward, as DHBE's single patch.
@@ -179,20 +180,7 @@ class _FullImageTrigger(nn.Module):
 
 
 class BlendTrigger(_FullImageTrigger):
-    """With `noise_every`, every n-th image blends fresh uniform noise instead of a generated
-    image. A noise-blend backdoor answers to any noise blend, not only to the planted one: on the
-    zoo's ResNet digits model with a 20 % noise blend, fresh noise at α 0.15 sent 76 % of the test
-    images to the target (the model trained without poison: 0 %). The generated images are smooth
-    and never found it there; that model kept ASR 95.6 % after cleaning."""
-
-    def __init__(self, spec: InputSpec, bound: float, latent_dim: int = 64, noise_every: int = 0):
-        super().__init__(spec, bound, latent_dim)
-        self.noise_every = noise_every
-
     def delta(self, q, x, spec):
-        if self.noise_every:
-            noisy = torch.arange(len(q), device=q.device) % self.noise_every == self.noise_every - 1
-            q = torch.where(noisy[:, None, None, None], torch.rand_like(q), q)
         return self.bound * (q - spec.denormalise(x))
 
     def describe(self) -> str:
@@ -207,6 +195,30 @@ class AdditiveTrigger(_FullImageTrigger):
         return f"additive eps<={self.bound:g}"
 
 
+class NoiseBlendTrigger(nn.Module):
+    """(1 - α) · image + α · u, u fresh uniform noise for every image, α drawn from
+    [`low` · bound, bound]; nothing to learn.
+
+    A noise-blend backdoor answers to any noise blend, not only the planted one: on the zoo's
+    ResNet digits model with a 20 % noise blend, fresh noise at α 0.15 sent 76 % of the test images
+    to the target, the model trained without poison 0 % at α up to 0.3. The generated blends are
+    smooth and never found it, and a student made to ignore noise up to α only learns it up to α:
+    the planted 20 % blend survives a bound of 0.15. A classifier without a backdoor ignores noise
+    blends well past the blend bound, so this family's bound can be larger (sweeps.md)."""
+
+    def __init__(self, bound: float, low: float = 0.25):
+        super().__init__()
+        self.bound, self.low = bound, low
+
+    def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+        alpha = torch.empty(x.shape[0], 1, 1, 1, dtype=x.dtype, device=x.device).uniform_(self.low, 1)
+        std = spec.std_tensor(x.device).view(1, -1, 1, 1)
+        return x + self.bound * alpha * (torch.rand_like(x) - spec.denormalise(x)) / std
+
+    def describe(self) -> str:
+        return f"noise blend alpha<={self.bound:g}"
+
+
 class TriggerSearch(nn.Module):
     """All trigger families; `forward` perturbs each its share of the batch."""
 
@@ -219,12 +231,14 @@ class TriggerSearch(nn.Module):
 
     @classmethod
     def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float,
-              clamp: bool = False, stamp_every: int = 0, noise_every: int = 0):
+              clamp: bool = False, stamp_every: int = 0, noise_alpha: float = 0.0):
         families = [PatchTrigger(spec, s, stamp_every=stamp_every) for s in patch_sizes]
         if blend_alpha > 0:
-            families.append(BlendTrigger(spec, blend_alpha, noise_every=noise_every))
+            families.append(BlendTrigger(spec, blend_alpha))
         if additive_epsilon > 0:
             families.append(AdditiveTrigger(spec, additive_epsilon))
+        if noise_alpha > 0:
+            families.append(NoiseBlendTrigger(noise_alpha))
         return cls(spec, families, clamp)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

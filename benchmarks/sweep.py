@@ -7,7 +7,7 @@ scores the student on the attack's test set every `--every` iterations, and writ
 curve and a summary (mean and worst ACC drop and ASR) as JSON.
 
     python benchmarks/sweep.py --name lam05 --set reg_weight=0.5 --seeds 0 1 --jobs 2
-    python benchmarks/sweep.py --name noise4 --set noise_every=4 --zoo digits-resnet-blend20-s0
+    python benchmarks/sweep.py --name noise0 --set noise_alpha=0 --zoo digits-resnet-blend20-s0
 
 `--zoo` runs on models of benchmarks/zoo.py instead (by name, built if missing), ASR read on its
 triggered test images as benchmarks/quality_zoo.py reads it.

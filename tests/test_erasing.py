@@ -9,7 +9,8 @@ from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
 from auditor.recipe import Recipe
 from auditor.synthesis import ImageGenerator
-from auditor.triggers import AdditiveTrigger, BlendTrigger, PatchTrigger, TriggerSearch, default_patch_size
+from auditor.triggers import (AdditiveTrigger, BlendTrigger, NoiseBlendTrigger, PatchTrigger, TriggerSearch,
+                              default_patch_size)
 
 from .models import tiny_onnx
 
@@ -36,22 +37,28 @@ def test_every_trigger_family_stays_within_its_bound():
     assert ((additive - x) * std).abs().max() <= 0.05 + 1e-5
 
 
-def test_noise_blends_take_every_nth_image_and_only_those():
+def test_noise_blends_are_fresh_noise_within_their_bound():
     torch.manual_seed(0)
-    x = SPEC.normalise(torch.rand(8, *SPEC.shape))
-    family = BlendTrigger(SPEC, 0.2, noise_every=4)
-    out = family(x, SPEC)
-    out.sum().backward()
-    # the blended image q, recovered: noise is rough, the generator's images are smooth
-    q = (SPEC.denormalise(out) - 0.8 * SPEC.denormalise(x)) / 0.2
-    roughness = (q[..., 1:] - q[..., :-1]).abs().flatten(1).mean(1)
-    noisy = torch.arange(8) % 4 == 3
-    assert ((q > -1e-4) & (q < 1 + 1e-4)).all()
-    assert roughness[noisy].min() > 2 * roughness[~noisy].max()
-    assert all(p.grad is not None for p in family.parameters())   # the other images still train it
-    everything = BlendTrigger(SPEC, 0.2, noise_every=1)
-    everything(x, SPEC).sum().backward()
-    assert all(p.grad is None or not p.grad.any() for p in everything.parameters())
+    family = NoiseBlendTrigger(0.4, low=0.25)
+    assert list(family.parameters()) == []
+    # on a black image the blend is α · u, u uniform in [0, 1]: α is about twice its mean pixel
+    black = SPEC.normalise(torch.zeros(500, *SPEC.shape))
+    first, second = SPEC.denormalise(family(black, SPEC)), SPEC.denormalise(family(black, SPEC))
+    alpha = 2 * first.flatten(1).mean(1)
+    assert first.min() >= 0 and first.max() <= 0.4 + 1e-6
+    assert 0.07 < alpha.min() < 0.13 and 0.37 < alpha.max() < 0.44   # α fills [0.1, 0.4]
+    assert not torch.allclose(first, second)                          # new noise on every call
+    roughness = (first[..., 1:] - first[..., :-1]).abs().mean() / first.mean()
+    assert roughness > 0.5                                            # noise, not a smooth shift
+    # on any image: (1 - α) · image + α · u stays between the image and u
+    x = SPEC.normalise(torch.rand(64, *SPEC.shape))
+    change = SPEC.denormalise(family(x, SPEC)) - SPEC.denormalise(x)
+    assert change.abs().max() <= 0.4 + 1e-5
+    search = TriggerSearch.build(SPEC, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.1,
+                                 noise_alpha=0.4)
+    assert search.describe()[-1] == "noise blend alpha<=0.4"
+    assert len(TriggerSearch.build(SPEC, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.1)
+               .families) == 3
 
 
 @pytest.mark.parametrize("clamp", [False, True])
