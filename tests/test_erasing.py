@@ -50,7 +50,7 @@ def test_noise_blends_are_fresh_noise_within_their_bound():
     assert not torch.allclose(first, second)                          # new noise on every call
     roughness = (first[..., 1:] - first[..., :-1]).abs().mean() / first.mean()
     assert roughness > 0.5                                            # noise, not a smooth shift
-    # on any image: (1 - α) · image + α · u stays between the image and u
+    # on any image a pixel moves by α · |u - pixel| ≤ the bound
     x = SPEC.normalise(torch.rand(64, *SPEC.shape))
     change = SPEC.denormalise(family(x, SPEC)) - SPEC.denormalise(x)
     assert change.abs().max() <= 0.4 + 1e-5
