@@ -122,6 +122,7 @@ _RECIPE_OPTIONS = [
     ("--reg-weight", float, "Weight of the trigger-consistency penalty (lambda); 0 = plain distillation."),
     ("--tv-weight", float, "Total-variation prior weight."),
     ("--class-weight", float, "Weight of the generator's class-by-class inversion term."),
+    ("--pool-batches", int, "Steps other than the generator's draw from its last n batches; 0 = fresh images."),
     ("--generator-width", int, "Channels of the image generator (most of an iteration's cost)."),
     ("--disagreement-weight", float, "Weight of the generator's student-teacher disagreement term."),
     ("--patch-size", int, "Smallest trigger patch, in pixels (default 5 px per 32 px)."),

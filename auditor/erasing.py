@@ -3,15 +3,16 @@
 The frozen teacher T is the suspect model; the student S starts as a copy of it. Per outer
 iteration, after the warm-up:
 
-1. student, `student_steps` times: x = G(z), triggered x ⊕ p from the trigger search;
+1. student, `student_steps` times: x from G's last few batches (`ImagePool`, with T(x) kept
+   from the generator step), triggered x ⊕ p from the trigger search;
    minimise mean|S(x) - T(x)| + λ · mean|S(x ⊕ p) - sg(S(x))|, over all images but a share of
    those the teacher gives the suspect class (`find_suspect`, once, when the warm-up ends)
 2. image generator G: each image drawn for a class, minimise T's cross-entropy on that class
    plus a total-variation prior, minus `disagreement_weight` · mean|S(G(z)) - T(G(z))| (the
    paper's adversarial term; 0 by default, see the README)
-3. trigger search: maximise, for each trigger family, the rise in probability of the one class
-   its triggers raise most across the batch (`class_rise`; the paper's mean|S(x) - S(x ⊕ p)|
-   with `targeted_search` off)
+3. trigger search, on images from the same pool: maximise, for each trigger family, the rise
+   in probability of the one class its triggers raise most across the batch (`class_rise`; the
+   paper's mean|S(x) - S(x ⊕ p)| with `targeted_search` off)
 
 Each step is a function that returns its named losses; the loop hands them to a callback.
 """
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 
 from .checkpoint import Checkpoint
+from .image_pool import ImagePool
 from .input_spec import InputSpec
 from .kernels import generator_objective, student_objective, trigger_objective
 from .memory_layout import channels_last_wanted, to_channels_last_checked
@@ -45,6 +47,7 @@ class Players:
     anchor: TriggerSearch | None = None   # the search as it stood when the warm-up ended
     suspect: int | None = None            # the class the warm-up's triggers push images to, if any
     suspect_rise: float | None = None     # how far they raised the top class, see find_suspect
+    pool: ImagePool | None = None         # the generator step's recent images; None: draw fresh
 
 
 @dataclasses.dataclass
@@ -104,6 +107,7 @@ def run_state(p: Players, optimizers: dict, history: list[dict], iteration: int)
         "triggers": p.triggers.state_dict(),
         "anchor": p.anchor.state_dict() if p.anchor is not None else None,
         "suspect": p.suspect, "suspect_rise": p.suspect_rise,
+        "pool": p.pool.state_dict() if p.pool is not None else None,
         "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
         "rng": {"cpu": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []},
@@ -120,6 +124,8 @@ def restore_run_state(state: dict, p: Players, optimizers: dict) -> tuple[list[d
         p.anchor = copy.deepcopy(p.triggers).eval().requires_grad_(False)
         p.anchor.load_state_dict(state["anchor"])
     p.suspect, p.suspect_rise = state["suspect"], state["suspect_rise"]
+    if p.pool is not None:
+        p.pool.load_state_dict(state["pool"])
     for name, opt in optimizers.items():
         opt.load_state_dict(state["optimizers"][name])
     torch.set_rng_state(state["rng"]["cpu"].cpu())
@@ -143,10 +149,21 @@ def end_warmup(p: Players, recipe: Recipe) -> dict:
     return find_suspect(p, recipe) if recipe.suspect_rise > 0 else {}
 
 
+@torch.no_grad()
+def synthetic_batch(p: Players, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised synthetic images and the teacher's logits on them: from the pool when there
+    is one (filled first if the generator step has not run yet), else freshly drawn."""
+    if p.pool is None or not len(p.pool):
+        x = p.spec.normalise(p.generator.sample(batch))
+        if p.pool is None:
+            return x, p.teacher(x)
+        p.pool.add(x, p.teacher(x))
+    return p.pool.draw(batch)
+
+
 def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
     with torch.no_grad():
-        x = p.spec.normalise(p.generator.sample(recipe.batch_size))
-        t = p.teacher(x)
+        x, t = synthetic_batch(p, recipe.batch_size)
         x_triggered = p.triggers(x)
         if p.anchor is not None:
             # triggers found against the untouched teacher stay in play: the live search drifts
@@ -191,6 +208,8 @@ def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
+    if p.pool is not None:
+        p.pool.add(x, t)
     mean_prediction = t.detach().softmax(1).mean(0)
     entropy = -(mean_prediction * mean_prediction.clamp_min(1e-12).log()).sum()
     return {"generator": loss.item(), "class_loss": class_loss.item(),
@@ -199,7 +218,7 @@ def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
 
 def trigger_step(p: Players, optimizer, recipe: Recipe) -> dict:
     with torch.no_grad():
-        x = p.spec.normalise(p.generator.sample(recipe.batch_size))
+        x = synthetic_batch(p, recipe.batch_size)[0]
         s = p.student(x)
     s_triggered = p.student(p.triggers(x))
     if recipe.targeted_search:
@@ -303,7 +322,8 @@ def _make_players(teacher, spec, recipe, device) -> Players:
                                    clamp=recipe.clamp_triggers,
                                    stamp_every=recipe.stamp_every,
                                    noise_alpha=recipe.noise_alpha).to(device).train()
-    return Players(teacher, student, generator, triggers, spec)
+    pool = ImagePool(recipe.pool_batches) if recipe.pool_batches else None
+    return Players(teacher, student, generator, triggers, spec, pool=pool)
 
 
 def _make_optimizers(p: Players, recipe: Recipe) -> dict:

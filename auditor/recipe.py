@@ -20,6 +20,7 @@ class Recipe:
     tv_weight: float = 1e-4           # total-variation (l2) prior on synthetic images
     disagreement_weight: float = 0.0  # weight of G's adversarial term mean|S(G(z)) - T(G(z))|
     class_weight: float = 1.0         # cross-entropy of T on each image's drawn class (G's balance)
+    pool_batches: int = 8             # steps other than G's draw from its last n batches (0: fresh)
     generator_width: int = 128        # G's channels (DFAD's 128); G is most of an iteration's cost
     patch_size: int | None = None     # None: 5 px on 32 px, scaled to the image
     patch_scales: tuple[float, ...] = (1.0, 1.5)   # patch families, in multiples of patch_size
@@ -46,7 +47,7 @@ class Recipe:
                       reg_weight=0.1, disagreement_weight=1.0, class_weight=0.0, anchor_share=0.0,
                       targeted_search=False, patch_probe=False, stamp_every=0, suspect_rise=0.0,
                       patch_scales=(1.0,), blend_alpha=0.0,
-                      additive_epsilon=0.0, noise_alpha=0.0)
+                      additive_epsilon=0.0, noise_alpha=0.0, pool_batches=0)
         fields.update(overrides)
         return cls(**fields)
 

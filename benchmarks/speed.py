@@ -13,7 +13,8 @@ synthetic images per second, peak memory, multiply-adds per image.
 Each model runs twice, in its own process (so peak memory is its own): as auditor runs it, and
 as the **plain baseline**, the same loop in eager float32 with the fused kernels replaced by
 their PyTorch references (`AUDITOR_KERNELS=reference`), every net kept in the layout it was
-loaded in (`AUDITOR_MEMORY_FORMAT=contiguous`, see auditor/memory_layout.py), no compile and no
+loaded in (`AUDITOR_MEMORY_FORMAT=contiguous`, see auditor/memory_layout.py), every step
+drawing fresh synthetic images (`pool_batches=0`, see auditor/image_pool.py), no compile and no
 early stop. On a CPU the kernels do not run (they are CUDA-only), so there the ratio is what the
 channels-last layout buys, give or take the machine's noise.
 `--profile` writes torch.profiler's table of the full iterations beside the JSON.
@@ -159,7 +160,8 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
         # the image generator draws every synthetic image; its cost does not shrink with the model
         generator = ImageGenerator(loaded.spec.shape, num_classes=loaded.spec.num_classes).eval()
         generator_macs = multiply_adds(generator, torch.zeros(1, generator.stem.in_features))
-        recipe = Recipe().with_overrides(iterations=warmup + full, warmup_iterations=warmup)
+        recipe = Recipe().with_overrides(iterations=warmup + full, warmup_iterations=warmup,
+                                         pool_batches=0 if mode == "plain" else None)
         profiler = None
         if profile is not None:
             profiler = torch.profiler.profile(
@@ -194,7 +196,7 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
                 + (DEFAULT_ITERATIONS - DEFAULT_WARMUP) * per_full + probe
                 + result.timings["export"] + result.timings.get("residual_scan", 0.0))
     batch = recipe.batch_size
-    images_per_full = batch * (recipe.student_steps + 2)     # every step draws one batch
+    images_per_full = batch * (recipe.student_steps + 2)     # every step takes one batch
     peak = (torch.cuda.max_memory_allocated() if cuda
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     # per full iteration, over the same iterations as full_iteration (the probe's excluded)

@@ -5,6 +5,7 @@ import torch
 
 from auditor.erasing import (Players, class_rise, erase_backdoor, generator_step, student_step,
                              trigger_step)
+from auditor.image_pool import ImagePool
 from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
 from auditor.recipe import Recipe
@@ -146,6 +147,36 @@ def test_erase_backdoor_reports_every_iteration(tmp_path):
     assert set(result.final) == {"suspect_class", "suspect_rise", "agreement", "teacher_trigger_flips",
                                 "student_trigger_flips"}
     assert not any(p.requires_grad for p in result.student.parameters())
+
+
+def test_the_pool_keeps_the_last_batches_and_draws_without_repeats():
+    pool = ImagePool(batches=2)
+    for first in (0, 10, 20):
+        images = torch.arange(first, first + 10.0)[:, None]
+        pool.add(images, -images)
+    assert len(pool) == 20
+    drawn, answers = pool.draw(15)
+    assert sorted(drawn.flatten().tolist()) == sorted(set(drawn.flatten().tolist()))
+    assert drawn.min() >= 10                       # the oldest batch is gone
+    assert torch.equal(answers, -drawn)            # each image keeps its own answer
+    assert len(pool.draw(50)[0]) == 20
+
+
+def test_with_a_pool_only_the_generator_step_draws_new_images(tmp_path):
+    players = _players(tmp_path)
+    players.pool = ImagePool(batches=3)
+    calls = {"generator": 0, "teacher": 0}
+    players.generator.register_forward_hook(lambda *_: calls.__setitem__("generator", calls["generator"] + 1))
+    players.teacher.register_forward_hook(lambda *_: calls.__setitem__("teacher", calls["teacher"] + 1))
+    recipe = Recipe(batch_size=16)
+    student_step(players, torch.optim.SGD(players.student.parameters(), lr=0.01), recipe)
+    assert calls == {"generator": 1, "teacher": 1}   # an empty pool is filled once
+    generator_step(players, torch.optim.Adam(players.generator.parameters()), recipe)
+    assert calls == {"generator": 2, "teacher": 2} and len(players.pool) == 32
+    for _ in range(3):
+        student_step(players, torch.optim.SGD(players.student.parameters(), lr=0.01), recipe)
+    trigger_step(players, torch.optim.Adam(players.triggers.parameters()), recipe)
+    assert calls == {"generator": 2, "teacher": 2}
 
 
 def test_anchored_triggers_take_their_share_of_the_student_batch(tmp_path):
