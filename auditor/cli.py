@@ -126,6 +126,7 @@ _RECIPE_OPTIONS = [
     ("--generator-width", int, "Channels of the image generator (most of an iteration's cost)."),
     ("--disagreement-weight", float, "Weight of the generator's student-teacher disagreement term."),
     ("--patch-size", int, "Smallest trigger patch, in pixels (default 5 px per 32 px)."),
+    ("--patch-weight", float, "Each patch family's share of the triggered images, relative to the other families'."),
     ("--blend-alpha", float, "Largest blend weight of full-image triggers; 0 disables them."),
     ("--additive-epsilon", float, "Largest amplitude of additive triggers, in pixels; 0 disables."),
     ("--targeted-search", bool, "Search for triggers that send every image to one class."),
@@ -171,6 +172,8 @@ def _recipe(recipe_name: str, overrides: dict) -> Recipe:
         raise click.BadParameter("--batch-size, --student-steps and --probe-images must be at least 1")
     if recipe.generator_width < 2:
         raise click.BadParameter("--generator-width must be at least 2")
+    if recipe.patch_weight <= 0:
+        raise click.BadParameter("--patch-weight must be above 0")
     return recipe
 
 

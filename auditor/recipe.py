@@ -24,6 +24,7 @@ class Recipe:
     generator_width: int = 128        # G's channels (DFAD's 128); G is most of an iteration's cost
     patch_size: int | None = None     # None: 5 px on 32 px, scaled to the image
     patch_scales: tuple[float, ...] = (1.0, 1.5)   # patch families, in multiples of patch_size
+    patch_weight: float = 1.0         # a patch family's share of the triggered batch, relative to the others
     blend_alpha: float = 0.15         # largest blend weight of a full-image trigger; 0 disables
     additive_epsilon: float = 0.08    # largest amplitude (pixels) of an additive trigger; 0 disables
     targeted_search: bool = True      # triggers scored by the one class they raise (else: any shift)

@@ -224,16 +224,22 @@ class NoiseBlendTrigger(nn.Module):
 class TriggerSearch(nn.Module):
     """All trigger families; `forward` perturbs each its share of the batch."""
 
-    def __init__(self, spec: InputSpec, families: list[nn.Module], clamp: bool = False):
+    def __init__(self, spec: InputSpec, families: list[nn.Module], clamp: bool = False,
+                 weights: list[float] | None = None):
+        """weights: each family's share of a batch, relative to the others (None: equal)."""
         super().__init__()
         if not families:
             raise ValueError("the trigger search needs at least one family")
+        if weights is not None and (len(weights) != len(families) or min(weights) <= 0):
+            raise ValueError("one positive weight per trigger family")
         self.spec, self.clamp = spec, clamp
         self.families = nn.ModuleList(families)
+        self.weights = None if weights is None or len(set(weights)) == 1 else list(weights)
 
     @classmethod
     def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float,
-              clamp: bool = False, stamp_every: int = 0, noise_alpha: float = 0.0):
+              clamp: bool = False, stamp_every: int = 0, noise_alpha: float = 0.0,
+              patch_weight: float = 1.0):
         families = [PatchTrigger(spec, s, stamp_every=stamp_every) for s in patch_sizes]
         if blend_alpha > 0:
             families.append(BlendTrigger(spec, blend_alpha))
@@ -241,12 +247,22 @@ class TriggerSearch(nn.Module):
             families.append(AdditiveTrigger(spec, additive_epsilon))
         if noise_alpha > 0:
             families.append(NoiseBlendTrigger(noise_alpha))
-        return cls(spec, families, clamp)
+        weights = [patch_weight] * len(patch_sizes) + [1.0] * (len(families) - len(patch_sizes))
+        return cls(spec, families, clamp, weights)
+
+    def split(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Each family's share of a batch, in order; some may be empty on a small batch."""
+        if self.weights is None:
+            return batch.tensor_split(len(self.families))
+        total, ends, running = sum(self.weights), [], 0.0
+        for weight in self.weights[:-1]:
+            running += weight
+            ends.append(int(batch.shape[0] * running / total + 0.5))
+        return batch.tensor_split(ends)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shares = x.tensor_split(len(self.families))
         triggered = torch.cat([family(share, self.spec)
-                               for family, share in zip(self.families, shares) if share.shape[0]])
+                               for family, share in zip(self.families, self.split(x)) if share.shape[0]])
         # A trigger is something an image can carry; the paper leaves pixels unclamped.
         return self.spec.clamp_to_pixels(triggered) if self.clamp else triggered
 
@@ -260,7 +276,7 @@ class TriggerSearch(nn.Module):
     @torch.no_grad()
     def observe(self, shift: torch.Tensor) -> None:
         """Tell each family how far its share of the last batch moved the outputs."""
-        for family, share in zip(self.families, shift.tensor_split(len(self.families))):
+        for family, share in zip(self.families, self.split(shift)):
             if hasattr(family, "observe") and share.shape[0]:
                 family.observe(share)
 

@@ -3,7 +3,7 @@
     python benchmarks/quality_zoo.py [--datasets digits fashion] [--archs tiny vgg-bn ...]
                                      [--attacks badnets ...] [--seeds 0 1 2] [--jobs 2]
                                      [--split all|tuning|held-out] [--out FILE]
-                                     [--rows-from A.json B.json]
+                                     [--clean-args "--patch-weight 2"] [--rows-from A.json B.json]
 
 Each (data set, architecture, attack, seed) model is built once by benchmarks/zoo.py (cached in
 benchmarks/out/zoo/; Fashion-MNIST needs `apt-get install -y dataset-fashion-mnist`) and cleaned
@@ -65,13 +65,13 @@ def score(model_path: str, info: dict) -> dict:
     return zoo.scores(info["attack"], runner.predict, test.images, triggered.images, test.labels)
 
 
-def clean(info: dict, seed: int) -> dict:
+def clean(info: dict, seed: int, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         out, report = Path(folder) / "clean.onnx", Path(folder) / "clean.json"
         start = time.perf_counter()
         run = subprocess.run([sys.executable, "-m", "auditor.cli", "clean", info["model"], "-o",
                               str(out), "--preset", "mnist", "--seed", str(seed), "-q",
-                              "--report", str(report)],
+                              "--report", str(report), *extra],
                              capture_output=True, text=True,
                              env={**os.environ, "OMP_NUM_THREADS": "1"})
         seconds = time.perf_counter() - start
@@ -115,7 +115,7 @@ def summary(rows: list[dict]) -> dict:
 
 
 def write(path: Path, rows: list[dict], args) -> None:
-    payload = {"benchmark": "quality-zoo", "seeds": args.seeds,
+    payload = {"benchmark": "quality-zoo", "seeds": args.seeds, "clean_args": args.clean_args,
                "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                            "threads_per_run": 1, "jobs": args.jobs, "torch": torch.__version__},
                "sets": {name: summary([r for r in rows if name == "all" or r["split"] == name])
@@ -155,6 +155,9 @@ def main() -> None:
     parser.add_argument("--split", choices=["all", "tuning", "held-out"], default="all")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "quality-zoo.json")
+    parser.add_argument("--clean-args", default="",
+                        help="extra `auditor clean` options, to measure a variant of the recipe "
+                             "(e.g. \"--patch-weight 2\"); the default recipe when empty")
     parser.add_argument("--rows-from", type=Path, nargs="+",
                         help="print and summarise earlier runs' rows instead of running")
     args = parser.parse_args()
@@ -180,7 +183,7 @@ def main() -> None:
         row = rows[index]
         info = zoo.build(specs[index])     # cached after the first time; build time is not run time
         done = {**row, "model": info["model"], "before": score(info["model"], info),
-                "after": clean(info, row["seed"])}
+                "after": clean(info, row["seed"], args.clean_args.split())}
         return index, {**done, **verdict(done)}
 
     with ThreadPoolExecutor(args.jobs) as pool:

@@ -85,6 +85,19 @@ def test_the_search_splits_one_batch_between_families():
     assert default_patch_size(InputSpec(1, 16, 16, 10)) == 3
 
 
+@pytest.mark.parametrize("batch", [12, 13, 2])
+def test_patch_families_take_their_weighted_share(batch):
+    search = TriggerSearch.build(SPEC, patch_sizes=[2, 4], blend_alpha=0.2, additive_epsilon=0.1,
+                                 patch_weight=2.0)
+    sizes = [len(share) for share in search.split(torch.zeros(batch))]
+    assert sum(sizes) == batch
+    assert all(abs(n - batch * w / 6) < 1 for n, w in zip(sizes, [2, 2, 1, 1]))
+    even = TriggerSearch.build(SPEC, patch_sizes=[2, 4], blend_alpha=0.2, additive_epsilon=0.1)
+    assert [len(s) for s in even.split(torch.zeros(10))] == [3, 3, 2, 2]   # as tensor_split
+    with pytest.raises(ValueError):
+        TriggerSearch(SPEC, list(even.families), weights=[1.0, 0.0, 1.0, 1.0])
+
+
 def test_patch_positions_follow_where_shifts_were_seen():
     torch.manual_seed(0)
     family = PatchTrigger(SPEC, 3)
@@ -236,11 +249,12 @@ def test_class_rise_rewards_sending_every_image_to_one_class():
     one_class, own_class = s.clone(), s.clone()
     one_class[:, 2] = 5.0
     own_class[torch.arange(8), torch.arange(8) % 4] = 5.0
-    assert class_rise(s, one_class, 1) > 3 * class_rise(s, own_class, 1)
+    whole = lambda t: (t,)   # noqa: E731
+    assert class_rise(s, one_class, whole) > 3 * class_rise(s, own_class, whole)
     # two families, each judged on its own half of the batch
     halves = torch.cat([one_class[:4], own_class[4:]])
-    expected = (class_rise(s[:4], one_class[:4], 1) + class_rise(s[4:], own_class[4:], 1)) / 2
-    assert torch.allclose(class_rise(s, halves, 2), expected)
+    expected = (class_rise(s[:4], one_class[:4], whole) + class_rise(s[4:], own_class[4:], whole)) / 2
+    assert torch.allclose(class_rise(s, halves, lambda t: t.tensor_split(2)), expected)
 
 
 def test_a_targeted_search_step_moves_the_trigger_players(tmp_path):
@@ -325,6 +339,9 @@ def _suspect_players(tmp_path, suspect_class):
 
         def forward(self, x):
             return x + 100.0
+
+        def split(self, batch):
+            return (batch,)
 
     players.anchor = Backdoor()
     teacher = players.teacher
