@@ -24,7 +24,7 @@ class Recipe:
     generator_width: int = 128        # G's channels (DFAD's 128); G is most of an iteration's cost
     patch_size: int | None = None     # None: 5 px on 32 px, scaled to the image
     patch_scales: tuple[float, ...] = (1.0, 1.5)   # patch families, in multiples of patch_size
-    patch_weight: float = 1.0         # a patch family's share of the triggered batch, relative to the others
+    patch_weight: float = 2.0         # a patch family's share of the triggered batch, relative to the others
     blend_alpha: float = 0.15         # largest blend weight of a full-image trigger; 0 disables
     additive_epsilon: float = 0.08    # largest amplitude (pixels) of an additive trigger; 0 disables
     targeted_search: bool = True      # triggers scored by the one class they raise (else: any shift)
@@ -48,7 +48,8 @@ class Recipe:
                       reg_weight=0.1, disagreement_weight=1.0, class_weight=0.0, anchor_share=0.0,
                       targeted_search=False, patch_probe=False, stamp_every=0, suspect_rise=0.0,
                       patch_scales=(1.0,), blend_alpha=0.0,
-                      additive_epsilon=0.0, noise_alpha=0.0, pool_batches=0)
+                      additive_epsilon=0.0, noise_alpha=0.0, pool_batches=0,
+                      patch_weight=1.0)
         fields.update(overrides)
         return cls(**fields)
 
