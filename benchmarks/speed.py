@@ -16,7 +16,7 @@ their PyTorch references (`AUDITOR_KERNELS=reference`), every net kept in the la
 loaded in (`AUDITOR_MEMORY_FORMAT=contiguous`, see auditor/memory_layout.py), every step
 drawing fresh synthetic images (`pool_batches=0`, see auditor/image_pool.py), no compile and no
 early stop. On a CPU the kernels do not run (they are CUDA-only), so there the ratio is what the
-channels-last layout buys, give or take the machine's noise.
+channels-last layout and the image pool buy, give or take the machine's noise.
 `--profile` writes torch.profiler's table of the full iterations beside the JSON.
 """
 
