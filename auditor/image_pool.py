@@ -17,6 +17,7 @@ class ImagePool:
         self.batches = batches
         self.images: list[torch.Tensor] = []    # normalised, as the model takes them
         self.answers: list[torch.Tensor] = []   # the teacher's logits on them
+        self._joined = None                      # both, concatenated once per add for the draws
 
     def __len__(self) -> int:
         return sum(len(x) for x in self.images)
@@ -25,10 +26,13 @@ class ImagePool:
         self.images.append(images.detach())
         self.answers.append(answers.detach())
         del self.images[: -self.batches], self.answers[: -self.batches]
+        self._joined = None
 
     def draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """n images without repeats (all of them if the pool holds fewer), and their answers."""
-        images, answers = torch.cat(self.images), torch.cat(self.answers)
+        if self._joined is None:
+            self._joined = torch.cat(self.images), torch.cat(self.answers)
+        images, answers = self._joined
         pick = torch.randperm(len(images), device=images.device)[:n]
         return images[pick], answers[pick]
 
@@ -37,3 +41,4 @@ class ImagePool:
 
     def load_state_dict(self, state: dict) -> None:
         self.images, self.answers = list(state["images"]), list(state["answers"])
+        self._joined = None
