@@ -14,7 +14,8 @@ iteration, after the warm-up:
    in probability of the one class its triggers raise most across the batch (`class_rise`; the
    paper's mean|S(x) - S(x ⊕ p)| with `targeted_search` off)
 
-Each step is a function that returns its named losses; the loop hands them to a callback.
+Each step is a function that returns its named losses as tensors on the device; the loop
+reads them to the host a few iterations at a time (`FigureReader`) and hands them to a callback.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
     if saved is not None:
         history, first = restore_run_state(saved, players, optimizers)
     start = time.perf_counter()
+    reader = FigureReader(history, on_iteration)
     for iteration in range(first, recipe.iterations):
         figures = {}
         _set_learning_rates(optimizers, recipe, iteration)
@@ -91,14 +93,50 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
         figures.update(trigger_step(players, optimizers["triggers"], recipe))
         if inspect is not None:
             figures.update(inspect(iteration, players.student) or {})
-        history.append(figures)
-        if checkpoint is not None and checkpoint.due(iteration + 1, recipe.iterations):
+        saving = checkpoint is not None and checkpoint.due(iteration + 1, recipe.iterations)
+        reader.add(iteration, figures, now=saving or iteration + 1 == recipe.iterations)
+        if saving:
             checkpoint.save(run_state(players, optimizers, history, iteration + 1))
-        if on_iteration is not None:
-            on_iteration(iteration, figures)
     players.student.requires_grad_(False)
     return ErasureResult(players.student, history, time.perf_counter() - start,
                          players.triggers.describe(), final_figures(players, recipe), first)
+
+
+class FigureReader:
+    """Moves each iteration's figures to the host and into `history`, a few iterations at a
+    time, then calls `on_iteration` for each in order.
+
+    Reading a figure on a CUDA device (`.item()`) waits for every queued kernel: read at every
+    step, the ten or so figures of an iteration would stall the host between its passes. So they
+    stay tensors until `every` iterations have gathered or `seconds` have passed since the last
+    read (a slow model still reports each iteration), and are read in one transfer. On the CPU
+    nothing waits, and this costs a stack of a few scalars."""
+    every = 10
+    seconds = 1.0
+
+    def __init__(self, history: list[dict], on_iteration: Callable[[int, dict], None] | None):
+        self.history, self.on_iteration = history, on_iteration
+        self.pending: list[tuple[int, dict]] = []
+        self.last_read = time.perf_counter()
+
+    def add(self, iteration: int, figures: dict, *, now: bool = False) -> None:
+        self.pending.append((iteration, figures))
+        if now or len(self.pending) >= self.every or \
+                time.perf_counter() - self.last_read >= self.seconds:
+            self.read()
+
+    def read(self) -> None:
+        tensors = [v for _, f in self.pending for v in f.values() if isinstance(v, torch.Tensor)]
+        values = iter(torch.stack([t.detach().float().reshape(()) for t in tensors]).tolist()
+                      if tensors else [])
+        for iteration, figures in self.pending:
+            figures = {k: next(values) if isinstance(v, torch.Tensor) else v
+                       for k, v in figures.items()}
+            self.history.append(figures)
+            if self.on_iteration is not None:
+                self.on_iteration(iteration, figures)
+        self.pending.clear()
+        self.last_read = time.perf_counter()
 
 
 def run_state(p: Players, optimizers: dict, history: list[dict], iteration: int) -> dict:
@@ -189,10 +227,10 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
     optimizer.step()
     p.student.requires_grad_(False)
     with torch.no_grad():
-        return {"student": loss.item(),
-                "distill": (s - t).abs().mean().item(),
-                "trigger_shift": (s_triggered - s).abs().mean().item(),
-                "agreement": (s.argmax(1) == t.argmax(1)).float().mean().item()}
+        return {"student": loss.detach(),
+                "distill": (s - t).abs().mean(),
+                "trigger_shift": (s_triggered - s).abs().mean(),
+                "agreement": (s.argmax(1) == t.argmax(1)).float().mean()}
 
 
 def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
@@ -214,8 +252,8 @@ def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
         p.pool.add(x, t)
     mean_prediction = t.detach().softmax(1).mean(0)
     entropy = -(mean_prediction * mean_prediction.clamp_min(1e-12).log()).sum()
-    return {"generator": loss.item(), "class_loss": class_loss.item(),
-            "class_entropy": entropy.item()}
+    return {"generator": loss.detach(), "class_loss": class_loss.detach(),
+            "class_entropy": entropy.detach()}
 
 
 def trigger_step(p: Players, optimizer, recipe: Recipe) -> dict:
@@ -231,7 +269,7 @@ def trigger_step(p: Players, optimizer, recipe: Recipe) -> dict:
     loss.backward()
     optimizer.step()
     p.triggers.observe((s_triggered.detach() - s).abs().mean(1))
-    return {"trigger": loss.item()}
+    return {"trigger": loss.detach()}
 
 
 def class_rise(s: torch.Tensor, s_triggered: torch.Tensor, split: Split) -> torch.Tensor:

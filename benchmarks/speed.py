@@ -144,6 +144,8 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
 
     for phase in PHASES:
         setattr(erasing, phase, timed(phase, getattr(erasing, phase)))
+    # iteration times are taken when each iteration's figures arrive: have them arrive at once
+    erasing.FigureReader.every = 1
     iteration_times, last = [], [None]
 
     def on_iteration(i, figures):

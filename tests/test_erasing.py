@@ -3,8 +3,8 @@ import copy
 import pytest
 import torch
 
-from auditor.erasing import (Players, class_rise, erase_backdoor, generator_step, student_step,
-                             trigger_step)
+from auditor.erasing import (FigureReader, Players, class_rise, erase_backdoor, generator_step,
+                             student_step, trigger_step)
 from auditor.image_pool import ImagePool
 from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
@@ -160,6 +160,25 @@ def test_erase_backdoor_reports_every_iteration(tmp_path):
     assert set(result.final) == {"suspect_class", "suspect_rise", "agreement", "teacher_trigger_flips",
                                 "student_trigger_flips"}
     assert not any(p.requires_grad for p in result.student.parameters())
+    assert all(type(v) is float for _, f in seen for k, v in f.items() if k != "suspect_class"
+               and k != "suspect")
+    assert result.history == [f for _, f in seen]
+
+
+def test_figures_are_read_a_few_iterations_at_a_time_and_in_order(monkeypatch):
+    monkeypatch.setattr(FigureReader, "every", 3)
+    monkeypatch.setattr(FigureReader, "seconds", 1e9)
+    history, seen = [], []
+    reader = FigureReader(history, lambda i, f: seen.append((i, f)))
+    for i in range(5):
+        reader.add(i, {"loss": torch.tensor(float(i)), "agreement": torch.tensor(i / 10), "n": i})
+        assert len(seen) == (3 if i >= 2 else 0)
+    reader.add(5, {"loss": torch.tensor(5.0), "n": 5}, now=True)
+    assert [i for i, _ in seen] == list(range(6))
+    assert [f["loss"] for _, f in seen] == [float(i) for i in range(6)]
+    assert [f["agreement"] for _, f in seen[:5]] == pytest.approx([i / 10 for i in range(5)])
+    assert all(type(f["loss"]) is float and f["n"] == i for i, f in seen)
+    assert history == [f for _, f in seen]
 
 
 def test_the_pool_keeps_the_last_batches_and_draws_without_repeats():
