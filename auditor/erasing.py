@@ -31,7 +31,7 @@ from torch import nn
 from .checkpoint import Checkpoint
 from .image_pool import ImagePool
 from .input_spec import InputSpec
-from .kernels import generator_objective, student_objective, trigger_objective
+from .kernels import generator_objective, student_objective, total_variation, trigger_objective
 from .memory_layout import channels_last_wanted, to_channels_last_checked
 from .recipe import Recipe
 from .synthesis import ImageGenerator
@@ -237,14 +237,18 @@ def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
     pixels, labels = p.generator.sample_labelled(recipe.batch_size)
     x = p.spec.normalise(pixels)
     t = p.teacher(x)
-    s = p.student(x)
     # Class by class inversion keeps the synthetic set balanced. An entropy bonus on the batch-mean
     # prediction is not enough: on a blend-backdoored teacher every noise-like start image is the
     # target class, the softmax saturates and the bonus has no gradient.
     class_loss = nn.functional.cross_entropy(t, labels)
-    loss = (generator_objective(s, t, pixels, recipe.tv_weight,
-                                disagreement_weight=recipe.disagreement_weight)
-            + recipe.class_weight * class_loss)
+    if recipe.disagreement_weight:
+        prior = generator_objective(p.student(x), t, pixels, recipe.tv_weight,
+                                    disagreement_weight=recipe.disagreement_weight)
+    else:
+        # without the paper's adversarial term the student's forward and backward pass (a
+        # twentieth of an iteration) would only add zeros to the generator's gradient
+        prior = total_variation(pixels, recipe.tv_weight)
+    loss = prior + recipe.class_weight * class_loss
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

@@ -211,6 +211,18 @@ def test_with_a_pool_only_the_generator_step_draws_new_images(tmp_path):
     assert calls == {"generator": 2, "teacher": 2}
 
 
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_the_generator_step_runs_the_student_only_for_the_adversarial_term(tmp_path, weight):
+    players = _players(tmp_path)
+    runs = []
+    players.student.register_forward_hook(lambda *_: runs.append(1))
+    before = [q.clone() for q in players.generator.parameters()]
+    generator_step(players, torch.optim.Adam(players.generator.parameters()),
+                   Recipe(batch_size=16, disagreement_weight=weight))
+    assert len(runs) == (1 if weight else 0)
+    assert any(not torch.equal(a, b) for a, b in zip(before, players.generator.parameters()))
+
+
 def test_anchored_triggers_take_their_share_of_the_student_batch(tmp_path):
     players = _players(tmp_path)
     seen = []
