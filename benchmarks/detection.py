@@ -72,6 +72,10 @@ def tuning(row: dict) -> bool:
     return row["dataset"] == "digits" and row["name"].endswith("-s0")
 
 
+def seed(row: dict) -> int:
+    return int(row["name"].rsplit("-s", 1)[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -88,7 +92,8 @@ def main() -> None:
         rows = scan_zoo(args)
     sets = {"all": rows, "tuning (digits, seed 0)": [r for r in rows if tuning(r)],
             "held out": [r for r in rows if not tuning(r)],
-            **{d: [r for r in rows if r["dataset"] == d] for d in sorted({r["dataset"] for r in rows})}}
+            **{d: [r for r in rows if r["dataset"] == d] for d in sorted({r["dataset"] for r in rows})},
+            **{f"seed {n}": [r for r in rows if seed(r) == n] for n in sorted({seed(r) for r in rows})}}
     result = {"sets": {name: summary(subset) for name, subset in sets.items()},
               "by_attack": {a or "clean": summary([r for r in rows if r["attack"] == a])
                             for a in sorted({r["attack"] for r in rows}, key=str)},
