@@ -28,6 +28,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .channel_pruning import ChannelMask
 from .checkpoint import Checkpoint
 from .image_pool import ImagePool
 from .input_spec import InputSpec
@@ -51,6 +52,7 @@ class Players:
     suspect: int | None = None            # the class the warm-up's triggers push images to, if any
     suspect_rise: float | None = None     # how far they raised the top class, see find_suspect
     pool: ImagePool | None = None         # the generator step's recent images; None: draw fresh
+    mask: ChannelMask | None = None       # the student's channels kept at zero, see channel_pruning
 
 
 @dataclasses.dataclass
@@ -225,6 +227,8 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
     if recipe.tether_weight:
         _tether(p.student, p.teacher, recipe.tether_weight)
     optimizer.step()
+    if p.mask is not None:
+        p.mask.apply()
     p.student.requires_grad_(False)
     with torch.no_grad():
         return {"student": loss.detach(),
@@ -344,6 +348,7 @@ def final_figures(p: Players, recipe: Recipe) -> dict:
     x_triggered = p.triggers(x)
     t, s = p.teacher(x).argmax(1), p.student(x).argmax(1)
     return {"suspect_class": p.suspect, "suspect_rise": p.suspect_rise,
+            "pruned_channels": p.mask.pruned if p.mask is not None else 0,
             "agreement": (s == t).float().mean().item(),
             "teacher_trigger_flips": (p.teacher(x_triggered).argmax(1) != t).float().mean().item(),
             "student_trigger_flips": (p.student(x_triggered).argmax(1) != s).float().mean().item()}
@@ -368,7 +373,8 @@ def _make_players(teacher, spec, recipe, device) -> Players:
                                    noise_alpha=recipe.noise_alpha,
                                    patch_weight=recipe.patch_weight).to(device).train()
     pool = ImagePool(recipe.pool_batches) if recipe.pool_batches else None
-    return Players(teacher, student, generator, triggers, spec, pool=pool)
+    mask = ChannelMask(student, recipe.prune_deviations) if recipe.prune_deviations else None
+    return Players(teacher, student, generator, triggers, spec, pool=pool, mask=mask)
 
 
 def _make_optimizers(p: Players, recipe: Recipe) -> dict:

@@ -39,6 +39,7 @@ class Recipe:
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
     student_ramp: int = 0             # the student's lr rises linearly over this many iterations
     tether_weight: float = 0.0        # L2 pull of the student's weights towards the teacher's (L2-SP)
+    prune_deviations: float = 0.0     # student's conv channels this many std above the layer's gain bound, kept at 0 (0: none)
     seed: int = 0
 
     @classmethod
