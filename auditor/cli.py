@@ -117,7 +117,7 @@ _RECIPE_OPTIONS = [
     ("--lr-student", float, "Student SGD learning rate."),
     ("--student-ramp", int, "Iterations over which the student's learning rate rises from 0."),
     ("--tether-weight", float, "Pull of the student's weights towards the suspect model's (L2-SP)."),
-    ("--prune-deviations", float, "Zero the student's convolution channels whose gain bound is this many deviations above their layer's (CLP); 0 = none."),
+    ("--reset-deviations", float, "Re-initialise the student's convolution channels whose gain bound is this many deviations above their layer's (CLP's rule); 0 = none."),
     ("--lr-generator", float, "Image generator Adam learning rate."),
     ("--lr-trigger", float, "Trigger generators' Adam learning rate."),
     ("--reg-weight", float, "Weight of the trigger-consistency penalty (lambda); 0 = plain distillation."),
@@ -175,8 +175,8 @@ def _recipe(recipe_name: str, overrides: dict) -> Recipe:
         raise click.BadParameter("--generator-width must be at least 2")
     if recipe.patch_weight <= 0:
         raise click.BadParameter("--patch-weight must be above 0")
-    if recipe.prune_deviations < 0:
-        raise click.BadParameter("--prune-deviations must be 0 (off) or above")
+    if recipe.reset_deviations < 0:
+        raise click.BadParameter("--reset-deviations must be 0 (off) or above")
     return recipe
 
 

@@ -28,7 +28,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .channel_pruning import ChannelMask
+from .channel_reset import reset_outlier_channels
 from .checkpoint import Checkpoint
 from .image_pool import ImagePool
 from .input_spec import InputSpec
@@ -52,7 +52,7 @@ class Players:
     suspect: int | None = None            # the class the warm-up's triggers push images to, if any
     suspect_rise: float | None = None     # how far they raised the top class, see find_suspect
     pool: ImagePool | None = None         # the generator step's recent images; None: draw fresh
-    mask: ChannelMask | None = None       # the student's channels kept at zero, see channel_pruning
+    reset_channels: int = 0               # the student's channels re-drawn, see channel_reset
 
 
 @dataclasses.dataclass
@@ -227,8 +227,6 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
     if recipe.tether_weight:
         _tether(p.student, p.teacher, recipe.tether_weight)
     optimizer.step()
-    if p.mask is not None:
-        p.mask.apply()
     p.student.requires_grad_(False)
     with torch.no_grad():
         return {"student": loss.detach(),
@@ -348,7 +346,7 @@ def final_figures(p: Players, recipe: Recipe) -> dict:
     x_triggered = p.triggers(x)
     t, s = p.teacher(x).argmax(1), p.student(x).argmax(1)
     return {"suspect_class": p.suspect, "suspect_rise": p.suspect_rise,
-            "pruned_channels": p.mask.pruned if p.mask is not None else 0,
+            "reset_channels": p.reset_channels,
             "agreement": (s == t).float().mean().item(),
             "teacher_trigger_flips": (p.teacher(x_triggered).argmax(1) != t).float().mean().item(),
             "student_trigger_flips": (p.student(x_triggered).argmax(1) != s).float().mean().item()}
@@ -373,8 +371,10 @@ def _make_players(teacher, spec, recipe, device) -> Players:
                                    noise_alpha=recipe.noise_alpha,
                                    patch_weight=recipe.patch_weight).to(device).train()
     pool = ImagePool(recipe.pool_batches) if recipe.pool_batches else None
-    mask = ChannelMask(student, recipe.prune_deviations) if recipe.prune_deviations else None
-    return Players(teacher, student, generator, triggers, spec, pool=pool, mask=mask)
+    # after the generator and the search are drawn, so that a model with no outliers runs on the
+    # random numbers it ran on before the reset existed
+    reset = reset_outlier_channels(student, recipe.reset_deviations) if recipe.reset_deviations else 0
+    return Players(teacher, student, generator, triggers, spec, pool=pool, reset_channels=reset)
 
 
 def _make_optimizers(p: Players, recipe: Recipe) -> dict:

@@ -39,7 +39,7 @@ class Recipe:
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
     student_ramp: int = 0             # the student's lr rises linearly over this many iterations
     tether_weight: float = 0.0        # L2 pull of the student's weights towards the teacher's (L2-SP)
-    prune_deviations: float = 0.0     # student's conv channels this many std above the layer's gain bound, kept at 0 (0: none)
+    reset_deviations: float = 3.0     # student's conv channels this many std above their layer's gain bound re-drawn (0: none)
     seed: int = 0
 
     @classmethod
@@ -50,7 +50,7 @@ class Recipe:
                       targeted_search=False, patch_probe=False, stamp_every=0, suspect_rise=0.0,
                       patch_scales=(1.0,), blend_alpha=0.0,
                       additive_epsilon=0.0, noise_alpha=0.0, pool_batches=0,
-                      patch_weight=1.0)
+                      patch_weight=1.0, reset_deviations=0.0)
         fields.update(overrides)
         return cls(**fields)
 

@@ -54,9 +54,9 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
         click.echo(f"distilled on {recipe.suspect_share:.0%} of the synthetic images of class "
                    f"{final['suspect_class']}, which the warm-up's triggers raised by "
                    f"{final['suspect_rise']:.2f} (a guess at a target, not a detection)")
-    if final.get("pruned_channels"):
-        click.echo(f"{final['pruned_channels']} convolution channels with outlying gain kept at zero "
-                   f"in the clean model (--prune-deviations {recipe.prune_deviations:g})")
+    if final.get("reset_channels"):
+        click.echo(f"{final['reset_channels']} convolution channels with outlying gain re-initialised "
+                   f"before distillation (--reset-deviations {recipe.reset_deviations:g})")
     resumed = result.erasure.resumed_from
     click.echo(f"{recipe.iterations} iterations in {result.timings['erase']:.0f} s on {result.device}"
                + (f" (resumed from a checkpoint at iteration {resumed})" if resumed else ""))

@@ -90,12 +90,14 @@ def verdict(row: dict) -> dict:
     """ACC drop in points, ASR in %, and whether the row meets its bar and the goal."""
     if row.get("after") is None or row["after"].get("exit"):
         return {"acc_drop": None, "asr_after": None, "meets_bar": False, "meets_goal": False}
-    drop = 100 * (row["before"]["acc"] - row["after"]["acc"])
-    asr = 100 * row["after"]["asr"]
+    # rounded before the comparison: 0.99 - 0.97 is 2.0000000000000018 points in floating point,
+    # and one test image more or less is 0.2 points
+    drop = round(100 * (row["before"]["acc"] - row["after"]["acc"]), 2)
+    asr = round(100 * row["after"]["asr"], 2)
     max_drop, max_asr = BARS["control" if row["attack"] is None else "backdoored"]
     meets = drop <= max_drop and (max_asr is None or asr <= max_asr)
     goal = drop <= GOAL[0] and (row["attack"] is None or asr <= GOAL[1])
-    return {"acc_drop": round(drop, 2), "asr_after": round(asr, 2), "meets_bar": meets,
+    return {"acc_drop": drop, "asr_after": asr, "meets_bar": meets,
             "meets_goal": goal}
 
 

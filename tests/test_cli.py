@@ -119,6 +119,8 @@ def test_bad_input_gets_one_line_and_its_own_exit_status(tmp_path):
                        2, "must exceed --warmup-iterations")
     result = run("clean", model, "-o", tmp_path / "o.onnx", "--probe-images", "0")
     assert result.exit_code == 2 and "--probe-images must be at least 1" in result.output
+    result = run("clean", model, "-o", tmp_path / "o.onnx", "--reset-deviations", "-1")
+    assert result.exit_code == 2 and "--reset-deviations must be 0 (off) or above" in result.output
     result = run("clean", model, "-o", tmp_path / "o.onnx", "--input-shape", "3x32")
     assert result.exit_code == 2 and "CxHxW" in result.output
     assert not (tmp_path / "o.onnx").exists()

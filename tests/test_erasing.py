@@ -157,7 +157,7 @@ def test_erase_backdoor_reports_every_iteration(tmp_path):
     result = erase_backdoor(teacher, loaded.spec, recipe, on_iteration=lambda i, f: seen.append((i, f)))
     assert [i for i, _ in seen] == [0, 1, 2]
     assert "agreement" not in seen[0][1] and "agreement" in seen[1][1]   # warm-up: generators only
-    assert set(result.final) == {"suspect_class", "suspect_rise", "pruned_channels", "agreement",
+    assert set(result.final) == {"suspect_class", "suspect_rise", "reset_channels", "agreement",
                                 "teacher_trigger_flips", "student_trigger_flips"}
     assert not any(p.requires_grad for p in result.student.parameters())
     assert all(type(v) is float for _, f in seen for k, v in f.items() if k != "suspect_class"
