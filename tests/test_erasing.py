@@ -424,3 +424,18 @@ def test_images_the_teacher_gives_the_suspect_class_are_spared_distillation(tmp_
         assert seen["rows"] == 32 and not (seen["labels"] == 1).any()
     else:
         assert seen["rows"] == 64
+
+
+def test_the_students_outlier_channels_are_redrawn_before_distillation(tmp_path):
+    loaded = load_model(tiny_onnx(tmp_path))
+    conv = next(m for m in loaded.net.modules() if isinstance(m, torch.nn.Conv2d))
+    with torch.no_grad():
+        conv.weight[1] *= 20          # 4 channels: at u = 1 only this one stands out
+    teacher = Classifier(loaded.net, loaded.spec, 0)
+    recipe = Recipe(iterations=2, warmup_iterations=1, batch_size=8, student_steps=1)
+    for u, reset in ((1.0, 1), (0.0, 0)):
+        result = erase_backdoor(teacher, loaded.spec, recipe.with_overrides(reset_deviations=u))
+        assert result.final["reset_channels"] == reset
+        student_conv = next(m for m in result.student.modules() if isinstance(m, torch.nn.Conv2d))
+        shrunk = student_conv.weight[1].norm() < conv.weight[1].norm() / 5
+        assert shrunk == bool(reset)
