@@ -50,6 +50,8 @@ class CleanResult:
             "figures": {"final": self.erasure.final, "last_iteration": history[-1] if history else {}},
             "timings_s": self.timings,
             "resumed_from_iteration": self.erasure.resumed_from,
+            "stop": {"iterations": self.erasure.iterations, "cap": recipe.iterations,
+                     "reason": self.erasure.stop_reason},
             "residual": self.residual.as_dict() if self.residual is not None else None,
         }
 
@@ -66,11 +68,13 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
                 device: str = "auto", mean=(0.0,), std=(1.0,), input_shape=None, layout=None,
                 output_name: str | None = None,
                 on_iteration: Callable[[int, dict], None] | None = None,
+                on_stop: Callable[[int, str], None] | None = None,
                 residual_scan: ScanSettings | None = None,
                 on_scan_step: Callable[[int, int], None] | None = None,
                 checkpoint: Path | None = None, checkpoint_every: int = 10,
                 resume: bool = False) -> CleanResult:
-    """residual_scan: settings to scan the clean model with (before it is written), or None.
+    """on_stop(iterations run, why): called once the erasing loop ends.
+    residual_scan: settings to scan the clean model with (before it is written), or None.
     checkpoint: where to save the run every `checkpoint_every` iterations (and, with `resume`,
     continue from); removed once the clean model is written."""
     model_path, out_path = Path(model_path), Path(out_path)
@@ -101,6 +105,8 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     erasure = erase_backdoor(teacher, loaded.spec, recipe, device=torch_device,
                              on_iteration=on_iteration, checkpoint=saving)
     timings["erase"] = erasure.seconds
+    if on_stop is not None:
+        on_stop(erasure.iterations, erasure.stop_reason)
     # scanned before it is written, so that a run stopped at any point writes nothing
     residual = None
     if residual_scan is not None and loaded.spec.num_classes >= MIN_CLASSES:
@@ -113,7 +119,7 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     check_inputs = loaded.spec.to_layout(loaded.spec.normalise(check_pixels))
     metadata = {"version": __version__, "method": "DHBE data-free holistic backdoor erasing",
                 "source_sha256": loaded.sha256, "seed": recipe.seed,
-                "iterations": recipe.iterations}
+                "iterations": erasure.iterations}
     export = export_clean_model(loaded, erasure.student.net, out_path, check_inputs=check_inputs,
                                 metadata=metadata)
     timings["export"] = time.perf_counter() - start

@@ -110,7 +110,7 @@ def _terminated(signum, frame):
 
 
 _RECIPE_OPTIONS = [
-    ("--iterations", int, "Outer iterations."),
+    ("--iterations", int, "Outer iterations at most (the run stops earlier once settled, see --stop-window)."),
     ("--warmup-iterations", int, "Leading iterations that train only the generators."),
     ("--batch-size", int, "Synthetic images per step."),
     ("--student-steps", int, "Student updates per iteration."),
@@ -139,6 +139,9 @@ _RECIPE_OPTIONS = [
     ("--suspect-share", float, "Share of the suspect class's synthetic images kept for distillation."),
     ("--clamp-triggers", bool, "Keep triggered images within the pixel range (the paper does not)."),
     ("--anchor-share", float, "Share of triggered images drawn from the search as the warm-up left it."),
+    ("--stop-window", int, "Stop once agreement with the teacher and the trigger search have settled over this many iterations; 0 = run all --iterations."),
+    ("--stop-agreement", float, "Least mean agreement with the teacher (0-1) over the window for the run to stop."),
+    ("--stop-after", int, "Full iterations (after the warm-up) before the run may stop."),
     ("--seed", int, "Random seed; the same seed on the same machine gives the same file."),
 ]
 
@@ -175,6 +178,8 @@ def _recipe(recipe_name: str, overrides: dict) -> Recipe:
         raise click.BadParameter("--generator-width must be at least 2")
     if recipe.patch_weight <= 0:
         raise click.BadParameter("--patch-weight must be above 0")
+    if not 0 <= recipe.stop_agreement <= 1:
+        raise click.BadParameter("--stop-agreement must be between 0 and 1")
     if recipe.reset_deviations < 0:
         raise click.BadParameter("--reset-deviations must be 0 (off) or above")
     return recipe

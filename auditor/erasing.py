@@ -16,6 +16,7 @@ iteration, after the warm-up:
 
 Each step is a function that returns its named losses as tensors on the device; the loop
 reads them to the host a few iterations at a time (`FigureReader`) and hands them to a callback.
+The run ends at `recipe.iterations`, or earlier once the student has settled (`stopping`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class ErasureResult:
     trigger_families: list[str]
     final: dict                       # closing figures on fresh synthetic images, see final_figures
     resumed_from: int = 0             # the iteration a checkpoint let the run start at
+    stop_reason: str = "reached --iterations"   # why the run ended, see stopping
+
+    @property
+    def iterations(self) -> int:
+        return len(self.history)
 
 
 def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
@@ -83,6 +89,7 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
         history, first = restore_run_state(saved, players, optimizers)
     start = time.perf_counter()
     reader = FigureReader(history, on_iteration)
+    stop, stop_reason = recipe.stop_rule(), None
     for iteration in range(first, recipe.iterations):
         figures = {}
         _set_learning_rates(optimizers, recipe, iteration)
@@ -96,12 +103,16 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
         if inspect is not None:
             figures.update(inspect(iteration, players.student) or {})
         saving = checkpoint is not None and checkpoint.due(iteration + 1, recipe.iterations)
-        reader.add(iteration, figures, now=saving or iteration + 1 == recipe.iterations)
+        checking = iteration + 1 < recipe.iterations and stop.due(iteration + 1)
+        reader.add(iteration, figures, now=saving or checking or iteration + 1 == recipe.iterations)
         if saving:
             checkpoint.save(run_state(players, optimizers, history, iteration + 1))
+        if checking and (stop_reason := stop.reason(history)):
+            break
     players.student.requires_grad_(False)
     return ErasureResult(players.student, history, time.perf_counter() - start,
-                         players.triggers.describe(), final_figures(players, recipe), first)
+                         players.triggers.describe(), final_figures(players, recipe), first,
+                         stop_reason or ErasureResult.stop_reason)
 
 
 class FigureReader:

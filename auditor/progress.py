@@ -21,7 +21,10 @@ class Progress:
     def __init__(self, label: str, total: int, *, describe: Callable[[dict], str | None],
                  quiet: bool = False, stream=None, every_percent: float = 5.0,
                  every_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic,
-                 heartbeat: bool = True):
+                 heartbeat: bool = True, capped: bool = False):
+        """capped: `total` is a cap the work may stop short of (see `stopped`), so the time left
+        is an upper bound and said so."""
+        self.capped = capped
         self.label, self.total, self.describe, self.quiet = label, total, describe, quiet
         self.stream = stream if stream is not None else sys.stderr
         self.every_percent, self.every_seconds, self.clock = every_percent, every_seconds, clock
@@ -85,9 +88,23 @@ class Progress:
         ran = done - self.offset
         left = elapsed / ran * (self.total - done) if ran > 0 else float("nan")
         text = (f"{self.label}: {done}/{self.total} ({100 * done / max(self.total, 1):.0f} %), "
-                f"{_duration(elapsed)} elapsed, about {_duration(left)} left")
+                f"{_duration(elapsed)} elapsed, {'at most ' if self.capped else ''}"
+                f"about {_duration(left)} left")
         detail = self.describe(figures) if figures else None
         return f"{text}; {detail}" if detail else text
+
+    def stopped(self, done: int, reason: str) -> None:
+        """The work ended at `done` of `total`, for `reason`: said in a line of its own, so a CI
+        log shows why a run ended short of its total."""
+        if self.quiet or self.start is None:
+            return
+        with self._lock:
+            self._stop.set()
+            if self.bar is not None:
+                self.bar.render_finish()
+                self.bar = None
+            click.echo(f"{self.label}: stopped at {done}/{self.total}, "
+                       f"{_duration(self.clock() - self.start)} elapsed; {reason}", file=self.stream)
 
     def __exit__(self, *exc) -> bool:
         self._stop.set()

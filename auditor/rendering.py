@@ -29,10 +29,13 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
     """Returns the report; report["residual"]["suspected"] says whether evidence is left."""
     _check_writable(report_path)
     steps = residual_scan.steps if residual_scan is not None else 0
-    with Progress("erasing", recipe.iterations, describe=_describe_erasing, quiet=quiet) as erasing, \
+    erasing_progress = Progress("erasing", recipe.iterations, describe=_describe_erasing,
+                                quiet=quiet, capped=recipe.stop_rule().active)
+    with erasing_progress as erasing, \
             Progress("residual scan", steps, describe=_no_figures, quiet=quiet or not steps) as scan:
         result = clean_model(model, out_path, recipe=recipe, device=device,
                              on_iteration=erasing and (lambda i, figures: erasing(i + 1, figures)),
+                             on_stop=erasing_progress.stopped,
                              residual_scan=residual_scan,
                              on_scan_step=scan and (lambda done, total: scan(done, {})),
                              checkpoint=checkpoint, checkpoint_every=checkpoint_every,
@@ -57,9 +60,11 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
     if final.get("reset_channels"):
         click.echo(f"{final['reset_channels']} convolution channels with outlying gain re-initialised "
                    f"before distillation (--reset-deviations {recipe.reset_deviations:g})")
-    resumed = result.erasure.resumed_from
-    click.echo(f"{recipe.iterations} iterations in {result.timings['erase']:.0f} s on {result.device}"
-               + (f" (resumed from a checkpoint at iteration {resumed})" if resumed else ""))
+    resumed, erasure = result.erasure.resumed_from, result.erasure
+    click.echo(f"{erasure.iterations} of at most {recipe.iterations} iterations in "
+               f"{result.timings['erase']:.0f} s on {result.device}"
+               + (f" (resumed from a checkpoint at iteration {resumed})" if resumed else "")
+               + f"; stopped: {erasure.stop_reason}")
     if residual_scan is not None and result.residual is None:
         click.echo(f"residual scan skipped: it needs at least {MIN_CLASSES} classes")
     if result.residual is not None:

@@ -53,13 +53,15 @@ def score(model_path: Path, data_path: Path, trigger: PixelTrigger) -> dict:
     return evaluate(runner.predict, data, trigger).as_dict()
 
 
-def clean(model_path: Path, out_path: Path, extra: list[str], threads: int) -> float:
+def clean(model_path: Path, out_path: Path, extra: list[str], threads: int) -> tuple[float, int]:
+    """Seconds the CLI took, and the iterations it ran before it stopped."""
+    report = out_path.with_suffix(".json")
     command = [sys.executable, "-m", "auditor.cli", "clean", str(model_path), "-o", str(out_path),
-               "--preset", "mnist", "-q", *extra]
+               "--preset", "mnist", "-q", "--report", str(report), *extra]
     start = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, json.loads(report.read_text())["stop"]["iterations"]
 
 
 def main() -> None:
@@ -91,10 +93,11 @@ def main() -> None:
     def run(job):
         attack, model_path, data_path, trigger, name, seed, extra = job
         out_path = args.out / f"{attack}-{name}-{seed}.onnx"
-        seconds = clean(model_path, out_path, ["--iterations", str(args.iterations),
-                                               "--seed", str(seed), *extra], threads=threads)
+        seconds, iterations = clean(model_path, out_path, ["--iterations", str(args.iterations),
+                                                           "--seed", str(seed), *extra],
+                                    threads=threads)
         return attack, name, {**score(out_path, data_path, trigger), "seed": seed,
-                              "seconds": round(seconds, 1)}
+                              "seconds": round(seconds, 1), "iterations": iterations}
 
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         for attack, name, result in pool.map(run, runs):
@@ -144,7 +147,8 @@ def _drops(row: dict) -> list[float]:
 
 def _print_row(row: dict) -> None:
     pct = lambda s: f"{100 * s['acc']:.1f}/{100 * (s['asr'] or 0):.1f}"   # noqa: E731
-    runs = "  ".join(f"seed {r['seed']}: {pct(r)} ({r['seconds']:.0f} s)" for r in row["auditor"])
+    runs = "  ".join(f"seed {r['seed']}: {pct(r)} ({r['seconds']:.0f} s, {r['iterations']} it.)"
+                     for r in row["auditor"])
     baseline = f"  reg-weight 0: {pct(row['no_regulariser'])}" if "no_regulariser" in row else ""
     print(f"{row['attack']:<8} before {pct(row['backdoored'])}  auditor {runs}{baseline}",
           flush=True)

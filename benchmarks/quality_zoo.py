@@ -82,6 +82,7 @@ def clean(info: dict, seed: int, extra: list[str]) -> dict:
         residual = own["residual"] or {}
         return {"exit": 0, **score(str(out), info), "seconds": round(seconds, 1),
                 "run_figures": own["figures"]["final"], "timings_s": own["timings_s"],
+                "stop": own["stop"],
                 "residual_suspected": residual.get("suspected"),
                 "residual_p_value": residual.get("p_value")}
 

@@ -91,11 +91,22 @@ def run_one(job: dict) -> dict:
     curve = [{"iteration": i + 1, "acc": h["test"]["acc"], "asr": h["test"]["asr"],
               "per_class": h["test"]["per_class"]}
              for i, h in enumerate(result.history) if "test" in h]
+    if not curve or curve[-1]["iteration"] != result.iterations:   # stopped between scorings
+        curve.append({"iteration": result.iterations, **_acc_asr(scores(result.student)),
+                      "per_class": per_class(result.student)})
     # figures the loop reports once (the suspect class at the warm-up's end, say)
     events = {k: v for h in result.history for k, v in h.items() if k.startswith("suspect")}
+    # the loop's own figures, every iteration: what a stopping rule could have read
+    figures = [{k: round(v, 5) for k, v in h.items() if isinstance(v, float)}
+               for h in result.history]
     return {"attack": job.get("name", job["attack"]), "seed": job["seed"], "before": before,
-            "after": curve[-1], "curve": curve, "events": events,
+            "after": curve[-1], "curve": curve, "events": events, "figures": figures,
+            "stop": {"iterations": result.iterations, "reason": result.stop_reason},
             "seconds": round(result.seconds, 1)}
+
+
+def _acc_asr(scores: dict) -> dict:
+    return {"acc": scores["acc"], "asr": scores["asr"]}
 
 
 def _zoo_job(name: str) -> dict:
@@ -149,7 +160,8 @@ def main() -> None:
             runs.append(run)
             print(f"{run['attack']:<8} seed {run['seed']}: ACC {100 * run['before']['acc']:.1f} → "
                   f"{100 * run['after']['acc']:.1f}  ASR {100 * (run['before']['asr'] or 0):.1f} → "
-                  f"{100 * (run['after']['asr'] or 0):.1f}  ({run['seconds']:.0f} s)  curve "
+                  f"{100 * (run['after']['asr'] or 0):.1f}  ({run['seconds']:.0f} s, "
+                  f"{run['stop']['iterations']} it.)  curve "
                   + " ".join(f"{100 * c['acc']:.1f}/{100 * (c['asr'] or 0):.1f}" for c in run["curve"])
                   + "".join(f"  {k} {v:.3g}" for k, v in run["events"].items())
                   + "\n    per class at the end: "

@@ -1,0 +1,58 @@
+"""When a clean is done: the run stops once the student has settled, with --iterations as the cap.
+
+A fixed 250 iterations was a guess. On the bundled digits models the student re-learns what
+the triggers made it doubt (clean accuracy back within 1-2 points) 50 to 130 iterations after
+the warm-up, and what follows adds nothing: over 100 earlier sweep runs the state at iteration
+150 was within 0.2 points of ACC (mean) of the end, and at full learning rate a longer run
+taught a blend backdoor back (ASR 0 % at 150, 16-21 % at 250, benchmarks/results/sweeps.md).
+
+The rule reads only the loop's own figures, so it needs no data:
+- agreement with the teacher on the synthetic images has settled: its mean over the last
+  `window` iterations is at least `agreement` (the student predicts what the teacher does on
+  nearly every image it is distilled on: the class it doubted is back), and
+- the trigger search is no longer gaining on the student: its score (the class rise it reaches)
+  averaged over the last `window` iterations is no higher than over the `window` before.
+
+It is checked every `every` iterations only, from `after` full iterations on, so the iteration a
+run stops at does not depend on when the loop happened to read its figures (the same seed gives
+the same file) and a resumed run stops where an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class StopRule:
+    window: int          # iterations each figure is averaged over; 0: never stop early
+    agreement: float     # the least mean agreement with the teacher over the window
+    after: int           # full iterations (after the warm-up) before the first check
+    warmup: int          # the warm-up's iterations, which train no student
+    every: int = 10      # iterations between checks
+
+    @property
+    def active(self) -> bool:
+        return self.window > 0
+
+    def due(self, done: int) -> bool:
+        """Whether to check after `done` iterations."""
+        return self.active and done % self.every == 0 and \
+            done - self.warmup >= max(self.after, 2 * self.window)
+
+    def reason(self, history: list[dict]) -> str | None:
+        """Why the run may stop now, or None; history: the figures of every iteration so far."""
+        recent, before = history[-self.window:], history[-2 * self.window:-self.window]
+        agreement = _mean(recent, "agreement")
+        # the search minimises "trigger", the negative of the rise it reaches
+        score, earlier = _mean(recent, "trigger"), _mean(before, "trigger")
+        if None in (agreement, score, earlier) or agreement < self.agreement or score < earlier:
+            return None
+        return (f"settled: agreement with the teacher {100 * agreement:.1f} % over the last "
+                f"{self.window} iterations, trigger search no longer gaining "
+                f"(class rise {-score:.3f}, from {-earlier:.3f})")
+
+
+def _mean(figures: list[dict], name: str) -> float | None:
+    values = [f[name] for f in figures if isinstance(f.get(name), float)]
+    return sum(values) / len(values) if values else None

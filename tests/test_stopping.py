@@ -1,0 +1,110 @@
+"""The run stops once the student has settled (auditor/stopping.py), and says why."""
+
+import io
+import json
+
+import onnx
+import pytest
+import torch
+
+from auditor.erasing import FigureReader, erase_backdoor
+from auditor.loading import Classifier, load_model
+from auditor.progress import Progress
+from auditor.recipe import Recipe
+from auditor.stopping import StopRule
+
+from .models import tiny_onnx
+from .test_cli import run
+
+RULE = StopRule(window=3, agreement=0.9, after=4, warmup=2, every=2)
+
+
+def _history(agreements, rises):
+    """Figures as the loop records them: the warm-up has no agreement; "trigger" is -rise."""
+    warmup = [{"trigger": -0.5}] * RULE.warmup
+    return warmup + [{"agreement": a, "trigger": -r} for a, r in zip(agreements, rises)]
+
+
+def test_a_settled_student_and_a_search_that_stopped_gaining_end_the_run():
+    history = _history([0.8, 0.8, 0.8, 0.95, 0.92, 0.97], [0.30, 0.20, 0.25, 0.20, 0.22, 0.21])
+    reason = RULE.reason(history)
+    assert reason.startswith("settled: agreement with the teacher 94.7 % over the last 3 iterations")
+    assert "class rise 0.210, from 0.250" in reason
+
+
+@pytest.mark.parametrize("agreements, rises", [
+    ([0.99] * 3 + [0.95, 0.85, 0.88], [0.3] * 6),            # agreement below 0.9 on average
+    ([0.99] * 6, [0.10, 0.10, 0.10, 0.10, 0.12, 0.11]),      # the search is still gaining
+])
+def test_the_run_goes_on_while_either_figure_moves(agreements, rises):
+    assert RULE.reason(_history(agreements, rises)) is None
+
+
+def test_checks_come_at_fixed_iterations_after_enough_full_ones():
+    # full iterations needed: the larger of `after` (4) and two windows (6); then every 2nd
+    assert [done for done in range(1, 15) if RULE.due(done)] == [8, 10, 12, 14]
+    assert not any(StopRule(window=0, agreement=0, after=0, warmup=0).due(d) for d in range(50))
+
+
+def _erase(tmp_path, **overrides):
+    loaded = load_model(tiny_onnx(tmp_path))
+    recipe = Recipe(iterations=30, warmup_iterations=2, batch_size=8, student_steps=1,
+                    generator_width=8, probe_images=4, **overrides)
+    return erase_backdoor(Classifier(loaded.net, loaded.spec, 0), loaded.spec, recipe)
+
+
+def test_a_run_that_settles_stops_early_at_the_same_iteration_whenever_figures_are_read(
+        tmp_path, monkeypatch):
+    settled = dict(stop_window=2, stop_after=4, stop_agreement=0.0)
+    first = _erase(tmp_path, **settled)
+    assert first.iterations < 30 and first.stop_reason.startswith("settled")
+    assert len(first.history) == first.iterations and first.iterations % 10 == 0
+    # read at every iteration instead of in batches: the stop must not move with the reads
+    monkeypatch.setattr(FigureReader, "every", 1)
+    again = _erase(tmp_path, **settled)
+    assert again.iterations == first.iterations
+    assert all(torch.equal(a, b) for a, b in zip(first.student.parameters(),
+                                                 again.student.parameters()))
+
+
+def test_without_a_window_or_before_its_first_check_the_run_reaches_its_cap(tmp_path):
+    for overrides in (dict(stop_window=0), dict(stop_window=2, stop_after=28, stop_agreement=0.0)):
+        result = _erase(tmp_path, **overrides)
+        assert result.iterations == 30 and result.stop_reason == "reached --iterations"
+
+
+def test_clean_says_why_it_stopped_in_the_log_the_report_and_the_file(tmp_path):
+    model, out, report = tiny_onnx(tmp_path), tmp_path / "clean.onnx", tmp_path / "report.json"
+    result = run("clean", model, "-o", out, "--preset", "mnist", "--report", report,
+                 "--iterations", "100", "--warmup-iterations", "2", "--batch-size", "8",
+                 "--student-steps", "1", "--generator-width", "8", "--stop-window", "2",
+                 "--stop-after", "4", "--stop-agreement", "0", "--no-residual-scan")
+    assert result.exit_code == 0, result.output
+    stop = json.loads(report.read_text())["stop"]
+    assert stop["iterations"] < stop["cap"] == 100 and stop["reason"].startswith("settled")
+    # stderr is not a terminal here, as in a CI log: one plain line says where and why
+    assert f"erasing: stopped at {stop['iterations']}/100, " in result.stderr
+    assert stop["reason"] in result.stderr
+    assert f"{stop['iterations']} of at most 100 iterations" in result.stdout
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert props["auditor.iterations"] == str(stop["iterations"])
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5"])
+def test_an_agreement_outside_0_to_1_is_a_usage_error(tmp_path, value):
+    result = run("clean", tiny_onnx(tmp_path), "-o", tmp_path / "c.onnx", "--stop-agreement", value)
+    assert result.exit_code == 2 and "--stop-agreement must be between 0 and 1" in result.output
+
+
+def test_a_capped_progress_gives_time_left_as_a_bound_and_ends_on_the_reason():
+    stream, now = io.StringIO(), [0.0]
+    progress = Progress("erasing", 100, describe=lambda f: None, stream=stream,
+                        clock=lambda: now[0], heartbeat=False, capped=True)
+    with progress as update:
+        for i in range(1, 31):
+            now[0] += 1.0
+            update(i, {})
+        progress.stopped(30, "settled: because")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "erasing: 5/100 (5 %), 4 s elapsed, at most about 1 min 16 s left"
+    assert lines[-1] == "erasing: stopped at 30/100, 29 s elapsed; settled: because"
