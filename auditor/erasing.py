@@ -105,10 +105,12 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
         saving = checkpoint is not None and checkpoint.due(iteration + 1, recipe.iterations)
         checking = iteration + 1 < recipe.iterations and stop.due(iteration + 1)
         reader.add(iteration, figures, now=saving or checking or iteration + 1 == recipe.iterations)
+        if checking and (stop_reason := stop.reason(history)):
+            # before the save: a checkpoint of the iteration the run stopped at would resume
+            # past the stop; the last one saved replays up to it and stops there again
+            break
         if saving:
             checkpoint.save(run_state(players, optimizers, history, iteration + 1))
-        if checking and (stop_reason := stop.reason(history)):
-            break
     players.student.requires_grad_(False)
     return ErasureResult(players.student, history, time.perf_counter() - start,
                          players.triggers.describe(), final_figures(players, recipe), first,

@@ -7,7 +7,8 @@ A full default clean (250 iterations) takes hours for the larger models on a CPU
 runs W warm-up iterations (generators only) and F full ones (student, generator, trigger), with
 the patch probe between them as in a real run, then the export and residual scan; the time of a
 default clean is then load + 50 warm-up + 200 full iterations + probe + export + residual scan,
-each measured (an estimate, and labelled so). Per model: seconds per iteration split by phase,
+each measured (an estimate, and labelled so; the early stop is not in it). `--modes whole` runs
+the default clean to its end instead, early stop included, and times it. Per model: seconds per iteration split by phase,
 synthetic images per second, peak memory, multiply-adds per image.
 
 Each model runs twice, in its own process (so peak memory is its own): as auditor runs it, and
@@ -163,7 +164,8 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
         generator = ImageGenerator(loaded.spec.shape, num_classes=loaded.spec.num_classes).eval()
         generator_macs = multiply_adds(generator, torch.zeros(1, generator.stem.in_features))
         recipe = Recipe().with_overrides(iterations=warmup + full, warmup_iterations=warmup,
-                                         pool_batches=0 if mode == "plain" else None)
+                                         pool_batches=0 if mode == "plain" else None,
+                                         stop_window=0 if mode == "plain" else None)
         profiler = None
         if profile is not None:
             profiler = torch.profiler.profile(
@@ -224,6 +226,26 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
     }
 
 
+def clean_whole(name: str, device: str) -> dict:
+    """One model cleaned whole with the default recipe (its early stop included), timed end to
+    end in this process: what a user waits for, where `measure_one` estimates it."""
+    from auditor.cleaning import clean_model
+    from auditor.presets import PRESETS
+    from auditor.recipe import Recipe, ScanSettings
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = model_file(name, Path(folder))
+        mean, std = PRESETS[LADDER[name][1]]
+        start = time.perf_counter()
+        result = clean_model(path, Path(folder) / "clean.onnx", recipe=Recipe(), device=device,
+                             mean=mean, std=std, residual_scan=ScanSettings())
+        wall = time.perf_counter() - start
+    return {"model": name, "mode": "whole", "device": device, "seconds": wall,
+            "iterations": result.erasure.iterations, "cap": Recipe().iterations,
+            "stop_reason": result.erasure.stop_reason,
+            "timings_s": result.timings, "final": result.erasure.final}
+
+
 def _versions(device: str) -> dict:
     import platform
 
@@ -249,7 +271,9 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(LADDER))
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--full", type=int, default=3)
-    parser.add_argument("--modes", default="auditor,plain")
+    parser.add_argument("--modes", default="auditor,plain",
+                        help="auditor and plain: a few iterations, timed by phase, the clean "
+                             "estimated; whole: the default clean run to its stop and timed")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -261,7 +285,8 @@ def main() -> None:
     out = args.out or ROOT / "benchmarks" / "results" / f"speed-{args.device}.json"
     if args.one:
         profile = out.with_name(f"profile-{args.one}-{args.device}.txt") if args.profile else None
-        print(json.dumps(measure_one(args.one, args.mode, args.device, args.warmup, args.full,
+        print(json.dumps(clean_whole(args.one, args.device) if args.mode == "whole" else
+                         measure_one(args.one, args.mode, args.device, args.warmup, args.full,
                                      profile)))
         return
     rows = []
@@ -281,6 +306,10 @@ def main() -> None:
 
 
 def _print_row(row: dict) -> None:
+    if row["mode"] == "whole":
+        print(f"{row['model']:18} whole    {row['seconds'] / 60:.1f} min, stopped at "
+              f"{row['iterations']}/{row['cap']}: {row['stop_reason']}", flush=True)
+        return
     s = row["seconds"]
     split = row["full_iteration_split"]
     if row["mode"] == "auditor":

@@ -7,6 +7,7 @@ import onnx
 import pytest
 import torch
 
+from auditor.checkpoint import Checkpoint
 from auditor.erasing import FigureReader, erase_backdoor
 from auditor.loading import Classifier, load_model
 from auditor.progress import Progress
@@ -46,11 +47,30 @@ def test_checks_come_at_fixed_iterations_after_enough_full_ones():
     assert not any(StopRule(window=0, agreement=0, after=0, warmup=0).due(d) for d in range(50))
 
 
-def _erase(tmp_path, **overrides):
+def _erase(tmp_path, checkpoint=None, **overrides):
     loaded = load_model(tiny_onnx(tmp_path))
     recipe = Recipe(iterations=30, warmup_iterations=2, batch_size=8, student_steps=1,
                     generator_width=8, probe_images=4, **overrides)
-    return erase_backdoor(Classifier(loaded.net, loaded.spec, 0), loaded.spec, recipe)
+    return erase_backdoor(Classifier(loaded.net, loaded.spec, 0), loaded.spec, recipe,
+                          checkpoint=checkpoint)
+
+
+def test_a_run_resumed_after_its_stop_stops_at_the_same_iteration(tmp_path):
+    settled = dict(stop_window=2, stop_after=4, stop_agreement=0.0)
+    path = tmp_path / "run.ckpt"
+
+    def checkpoint(resume):
+        return Checkpoint.for_run(path, 5, resume=resume, model_sha256="tiny", recipe=settled,
+                                  spec={}, device="cpu")
+    first = _erase(tmp_path, checkpoint(False), **settled)
+    assert first.iterations < 30
+    # killed after the loop (in the export, say): the saved state is from before the stop
+    saved = torch.load(path, weights_only=True)["state"]["iteration"]
+    assert saved < first.iterations
+    resumed = _erase(tmp_path, checkpoint(True), **settled)
+    assert resumed.resumed_from == saved and resumed.iterations == first.iterations
+    assert all(torch.equal(a, b) for a, b in zip(first.student.parameters(),
+                                                 resumed.student.parameters()))
 
 
 def test_a_run_that_settles_stops_early_at_the_same_iteration_whenever_figures_are_read(
