@@ -2,9 +2,9 @@
 model's backdoor (ASR under 5 %) and keeps its accuracy (within 2 points), as judged through the
 CLI by `evaluate`'s own gates. A regression in the loop fails CI, not only the benchmark.
 
-The full default schedule: shorter ones did not hold (125 iterations left ASR at 15 %). It takes
-about 4.5 minutes on 2 cores (273 s measured with nothing else running; ACC 99.0 → 98.8 %, ASR
-99.1 → 0.9 %)."""
+The default schedule, early stop included: a fixed shorter one did not hold (125 iterations left
+ASR at 15 %). It takes about 40 s on 2 cores (`auditor demo`, the same model and recipe, took 37 s with
+nothing else running, stopping at 100 of 250 iterations; ACC 99.0 → 97.4 %, ASR 99.1 → 0.0 %)."""
 
 import json
 
