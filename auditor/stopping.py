@@ -1,7 +1,7 @@
 """When a clean is done: the run stops once the student has settled, with --iterations as the cap.
 
 A fixed 250 iterations was a guess. On the bundled digits models the student re-learns what
-the triggers made it doubt (clean accuracy back within 1-2 points) 50 to 130 iterations after
+the triggers made it doubt (clean accuracy back within 1-2 points) 50 to 110 iterations after
 the warm-up, and what follows adds nothing: over 100 earlier sweep runs the state at iteration
 150 was within 0.2 points of ACC (mean) of the end, and at full learning rate a longer run
 taught a blend backdoor back (ASR 0 % at 150, 16-21 % at 250, benchmarks/results/sweeps.md).
