@@ -36,6 +36,7 @@ from .input_spec import InputSpec
 from .kernels import generator_objective, student_objective, total_variation, trigger_objective
 from .memory_layout import channels_last_wanted, to_channels_last_checked
 from .recipe import Recipe
+from .stopping import REACHED_CAP
 from .synthesis import ImageGenerator
 from .triggers import TriggerSearch, default_patch_size
 
@@ -64,7 +65,7 @@ class ErasureResult:
     trigger_families: list[str]
     final: dict                       # closing figures on fresh synthetic images, see final_figures
     resumed_from: int = 0             # the iteration a checkpoint let the run start at
-    stop_reason: str = "reached --iterations"   # why the run ended, see stopping
+    stop_reason: str = REACHED_CAP    # why the run ended, see stopping
 
     @property
     def iterations(self) -> int:
@@ -114,7 +115,7 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
     players.student.requires_grad_(False)
     return ErasureResult(players.student, history, time.perf_counter() - start,
                          players.triggers.describe(), final_figures(players, recipe), first,
-                         stop_reason or ErasureResult.stop_reason)
+                         stop_reason or REACHED_CAP)
 
 
 class FigureReader:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 
+REACHED_CAP = "reached --iterations"   # why a run that never settled ended
+
 
 @dataclasses.dataclass(frozen=True)
 class StopRule:
