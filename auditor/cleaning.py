@@ -52,6 +52,7 @@ class CleanResult:
             "resumed_from_iteration": self.erasure.resumed_from,
             "stop": {"iterations": self.erasure.iterations, "cap": recipe.iterations,
                      "reason": self.erasure.stop_reason},
+            "student_restart": self.erasure.restart,
             "residual": self.residual.as_dict() if self.residual is not None else None,
         }
 

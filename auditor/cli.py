@@ -139,6 +139,7 @@ _RECIPE_OPTIONS = [
     ("--suspect-share", float, "Share of the suspect class's synthetic images kept for distillation."),
     ("--clamp-triggers", bool, "Keep triggered images within the pixel range (the paper does not)."),
     ("--anchor-share", float, "Share of triggered images drawn from the search as the warm-up left it."),
+    ("--restart-agreement", float, "Restart the student from the teacher at a tenth of its learning rate when it agrees with it on fewer synthetic images (0-1) after 20 full iterations; 0 = never."),
     ("--stop-window", int, "Stop once agreement with the teacher and the trigger search have settled over this many iterations; 0 = run all --iterations."),
     ("--stop-agreement", float, "Least mean agreement with the teacher (0-1) over the window for the run to stop."),
     ("--stop-after", int, "Full iterations (after the warm-up) before the run may stop."),
@@ -178,8 +179,10 @@ def _recipe(recipe_name: str, overrides: dict) -> Recipe:
         raise click.BadParameter("--generator-width must be at least 2")
     if recipe.patch_weight <= 0:
         raise click.BadParameter("--patch-weight must be above 0")
-    if not 0 <= recipe.stop_agreement <= 1:
-        raise click.BadParameter("--stop-agreement must be between 0 and 1")
+    for flag, value in (("--stop-agreement", recipe.stop_agreement),
+                        ("--restart-agreement", recipe.restart_agreement)):
+        if not 0 <= value <= 1:
+            raise click.BadParameter(f"{flag} must be between 0 and 1")
     if recipe.reset_deviations < 0:
         raise click.BadParameter("--reset-deviations must be 0 (off) or above")
     return recipe

@@ -71,6 +71,12 @@ class ErasureResult:
     def iterations(self) -> int:
         return len(self.history)
 
+    @property
+    def restart(self) -> dict | None:
+        """{iteration, agreement, lr_student} if the student was restarted (student_restart)."""
+        return next(({"iteration": i + 1, **f["restart"]} for i, f in enumerate(self.history)
+                     if "restart" in f), None)
+
 
 def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
                    device: torch.device | str = "cpu",
@@ -91,6 +97,7 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
     start = time.perf_counter()
     reader = FigureReader(history, on_iteration)
     stop, stop_reason = recipe.stop_rule(), None
+    restart = recipe.restart_rule()
     for iteration in range(first, recipe.iterations):
         figures = {}
         _set_learning_rates(optimizers, recipe, iteration)
@@ -105,7 +112,11 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
             figures.update(inspect(iteration, players.student) or {})
         saving = checkpoint is not None and checkpoint.due(iteration + 1, recipe.iterations)
         checking = iteration + 1 < recipe.iterations and stop.due(iteration + 1)
-        reader.add(iteration, figures, now=saving or checking or iteration + 1 == recipe.iterations)
+        restarting = restart.due(iteration + 1)
+        reader.add(iteration, figures,
+                   now=saving or checking or restarting or iteration + 1 == recipe.iterations)
+        if restarting and (agreement := restart.agreement_if_lost(history)) is not None:
+            history[-1]["restart"] = restart_student(players, optimizers, recipe, agreement)
         if checking and (stop_reason := stop.reason(history)):
             # before the save: a checkpoint of the iteration the run stopped at would resume
             # past the stop; the last one saved replays up to it and stops there again
@@ -393,8 +404,7 @@ def _make_players(teacher, spec, recipe, device) -> Players:
 
 def _make_optimizers(p: Players, recipe: Recipe) -> dict:
     optimizers = {
-        "student": torch.optim.SGD(p.student.parameters(), lr=recipe.lr_student, momentum=0.9,
-                                   weight_decay=5e-4),
+        "student": _student_optimizer(p, recipe.lr_student),
         "generator": torch.optim.Adam(p.generator.parameters(), lr=recipe.lr_generator),
         "triggers": torch.optim.Adam(p.triggers.parameters(), lr=recipe.lr_trigger),
     }
@@ -402,6 +412,24 @@ def _make_optimizers(p: Players, recipe: Recipe) -> dict:
         for group in opt.param_groups:
             group["initial_lr"] = group["lr"]
     return optimizers
+
+
+def restart_student(p: Players, optimizers: dict, recipe: Recipe, agreement: float) -> dict:
+    """The student again a copy of the teacher (outlier channels re-drawn as at the start), its
+    optimizer fresh at a tenth of the learning rate it had; returns what was done, for the report."""
+    with torch.no_grad():
+        p.student.load_state_dict(p.teacher.state_dict())
+    p.reset_channels = reset_outlier_channels(p.student, recipe.reset_deviations) \
+        if recipe.reset_deviations else 0
+    rate = optimizers["student"].param_groups[0]["initial_lr"] / 10
+    optimizers["student"] = _student_optimizer(p, rate)
+    return {"agreement": agreement, "lr_student": rate}
+
+
+def _student_optimizer(p: Players, lr: float) -> torch.optim.Optimizer:
+    optimizer = torch.optim.SGD(p.student.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    optimizer.param_groups[0]["initial_lr"] = lr
+    return optimizer
 
 
 def _set_learning_rates(optimizers: dict, recipe: Recipe, iteration: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from .stopping import StopRule
+from .student_restart import RestartRule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Recipe:
     student_ramp: int = 0             # the student's lr rises linearly over this many iterations
     tether_weight: float = 0.0        # L2 pull of the student's weights towards the teacher's (L2-SP)
     reset_deviations: float = 3.0     # student's conv channels this many std above their layer's gain bound re-drawn (0: none)
+    restart_agreement: float = 0.5    # student restarted at lr/10 when it agrees less after 20 full iterations (0: never)
     stop_window: int = 10             # stop once settled over this many iterations (0: run them all)
     stop_agreement: float = 0.96      # settled: mean agreement with the teacher at least this, see stopping
     stop_after: int = 50              # full iterations (after the warm-up) before the run may stop
@@ -55,7 +57,8 @@ class Recipe:
                       targeted_search=False, patch_probe=False, stamp_every=0, suspect_rise=0.0,
                       patch_scales=(1.0,), blend_alpha=0.0,
                       additive_epsilon=0.0, noise_alpha=0.0, pool_batches=0,
-                      patch_weight=1.0, reset_deviations=0.0, stop_window=0)
+                      patch_weight=1.0, reset_deviations=0.0, stop_window=0,
+                      restart_agreement=0.0)
         fields.update(overrides)
         return cls(**fields)
 
@@ -64,6 +67,9 @@ class Recipe:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def restart_rule(self) -> "RestartRule":
+        return RestartRule(least=self.restart_agreement, warmup=self.warmup_iterations)
 
     def stop_rule(self) -> "StopRule":
         return StopRule(window=self.stop_window, agreement=self.stop_agreement,

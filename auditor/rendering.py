@@ -61,6 +61,11 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
         click.echo(f"{final['reset_channels']} convolution channels with outlying gain re-initialised "
                    f"before distillation (--reset-deviations {recipe.reset_deviations:g})")
     resumed, erasure = result.erasure.resumed_from, result.erasure
+    if erasure.restart is not None:
+        r = erasure.restart
+        click.echo(f"the student agreed with the teacher on {_pct(r['agreement'])} of synthetic images "
+                   f"after {r['iteration']} iterations, too few to re-learn from: restarted from the "
+                   f"teacher at a student learning rate of {r['lr_student']:g}")
     click.echo(f"{erasure.iterations} of at most {recipe.iterations} iterations in "
                f"{result.timings['erase']:.0f} s on {result.device}"
                + (f" (resumed from a checkpoint at iteration {resumed})" if resumed else "")

@@ -242,7 +242,7 @@ def clean_whole(name: str, device: str) -> dict:
         wall = time.perf_counter() - start
     return {"model": name, "mode": "whole", "device": device, "seconds": wall,
             "iterations": result.erasure.iterations, "cap": Recipe().iterations,
-            "stop_reason": result.erasure.stop_reason,
+            "stop_reason": result.erasure.stop_reason, "student_restart": result.erasure.restart,
             "timings_s": result.timings, "final": result.erasure.final}
 
 

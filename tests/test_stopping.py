@@ -20,6 +20,11 @@ from .test_cli import run
 RULE = StopRule(window=3, agreement=0.9, after=4, warmup=2, every=2)
 
 
+# a clean in seconds: the tiny model, two warm-up iterations, small batches, no residual scan
+TINY_CLEAN = ["--preset", "mnist", "--warmup-iterations", "2", "--batch-size", "8",
+              "--student-steps", "1", "--generator-width", "8", "--no-residual-scan"]
+
+
 def _history(agreements, rises):
     """Figures as the loop records them: the warm-up has no agreement; "trigger" is -rise."""
     warmup = [{"trigger": -0.5}] * RULE.warmup
@@ -95,10 +100,8 @@ def test_without_a_window_or_before_its_first_check_the_run_reaches_its_cap(tmp_
 
 def test_clean_says_why_it_stopped_in_the_log_the_report_and_the_file(tmp_path):
     model, out, report = tiny_onnx(tmp_path), tmp_path / "clean.onnx", tmp_path / "report.json"
-    result = run("clean", model, "-o", out, "--preset", "mnist", "--report", report,
-                 "--iterations", "100", "--warmup-iterations", "2", "--batch-size", "8",
-                 "--student-steps", "1", "--generator-width", "8", "--stop-window", "2",
-                 "--stop-after", "4", "--stop-agreement", "0", "--no-residual-scan")
+    result = run("clean", model, "-o", out, "--report", report, "--iterations", "100",
+                 *TINY_CLEAN, "--stop-window", "2", "--stop-after", "4", "--stop-agreement", "0")
     assert result.exit_code == 0, result.output
     stop = json.loads(report.read_text())["stop"]
     assert stop["iterations"] < stop["cap"] == 100 and stop["reason"].startswith("settled")
