@@ -20,6 +20,7 @@ from .errors import DeviceError, OptionError, OutputPathError
 from .export import ExportResult, export_clean_model
 from .loading import Classifier, LoadedModel, load_model
 from .recipe import Recipe
+from .student_restart import WARN_BELOW
 
 
 @dataclasses.dataclass
@@ -30,6 +31,15 @@ class CleanResult:
     device: str
     timings: dict[str, float]     # seconds: load, erase, export, residual scan
     residual: ScanResult | None = None   # the clean model scanned for what is left
+
+    @property
+    def warnings(self) -> list[str]:
+        agreement = self.erasure.final["agreement"]
+        if agreement >= WARN_BELOW:
+            return []
+        return [f"the clean model agrees with the original on only {100 * agreement:.1f} % of "
+                "synthetic images and may have lost accuracy: check it on labelled images before "
+                "shipping it (auditor evaluate --baseline MODEL --max-acc-drop POINTS)"]
 
     def report(self, recipe: Recipe, model_path: Path) -> dict:
         """Everything a pipeline needs to audit the run, as plain JSON values."""
@@ -53,6 +63,7 @@ class CleanResult:
             "stop": {"iterations": self.erasure.iterations, "cap": recipe.iterations,
                      "reason": self.erasure.stop_reason},
             "student_restart": self.erasure.restart,
+            "warnings": self.warnings,
             "residual": self.residual.as_dict() if self.residual is not None else None,
         }
 

@@ -78,6 +78,8 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
                  else f"no backdoor evidence left (highest: class {v.suspect})")
         click.echo(f"residual scan of the clean model: {state}, p = {v.p_value:.3g} "
                    f"(alpha {v.alpha}), {result.residual.seconds:.0f} s")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if report_path is not None:
         _write_report(report_path, report)
     return report

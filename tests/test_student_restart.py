@@ -82,3 +82,24 @@ def test_clean_reports_the_restart_and_says_so(tmp_path):
 
 def test_the_paper_recipe_never_restarts():
     assert not Recipe.paper().restart_rule().due(Recipe.paper().warmup_iterations + 20)
+
+
+def test_a_clean_model_that_lost_its_teacher_is_written_with_a_warning(tmp_path):
+    model, out, report = tiny_onnx(tmp_path), tmp_path / "clean.onnx", tmp_path / "report.json"
+    result = run("clean", model, "-o", out, "--report", report, "--iterations", "30",
+                 *TINY_CLEAN, "--lr-student", "50", "--restart-agreement", "0",
+                 "--stop-window", "0")
+    assert result.exit_code == 0, result.output
+    written = json.loads(report.read_text())
+    assert written["figures"]["final"]["agreement"] < 0.5
+    assert written["warnings"] and "may have lost accuracy" in written["warnings"][0]
+    assert "warning: the clean model agrees with the original on only" in result.stderr
+
+
+def test_a_clean_model_that_follows_its_teacher_has_no_warning(tmp_path):
+    report = tmp_path / "report.json"
+    result = run("clean", tiny_onnx(tmp_path), "-o", tmp_path / "clean.onnx", "--report", report,
+                 "--iterations", "30", *TINY_CLEAN, "--stop-window", "0")
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["warnings"] == []
+    assert "warning:" not in result.stderr
