@@ -43,7 +43,7 @@ class Recipe:
     student_ramp: int = 0             # the student's lr rises linearly over this many iterations
     tether_weight: float = 0.0        # L2 pull of the student's weights towards the teacher's (L2-SP)
     reset_deviations: float = 3.0     # student's conv channels this many std above their layer's gain bound re-drawn (0: none)
-    restart_agreement: float = 0.5    # student restarted at lr/10 when it agrees less after 20 full iterations (0: never)
+    restart_agreement: float = 0.3    # student restarted at lr/10 when it agrees less after 20 full iterations (0: never)
     stop_window: int = 10             # stop once settled over this many iterations (0: run them all)
     stop_agreement: float = 0.96      # settled: mean agreement with the teacher at least this, see stopping
     stop_after: int = 50              # full iterations (after the warm-up) before the run may stop
