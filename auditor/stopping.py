@@ -45,9 +45,9 @@ class StopRule:
     def reason(self, history: list[dict]) -> str | None:
         """Why the run may stop now, or None; history: the figures of every iteration so far."""
         recent, before = history[-self.window:], history[-2 * self.window:-self.window]
-        agreement = _mean(recent, "agreement")
+        agreement = mean_figure(recent, "agreement")
         # the search minimises "trigger", the negative of the rise it reaches
-        score, earlier = _mean(recent, "trigger"), _mean(before, "trigger")
+        score, earlier = mean_figure(recent, "trigger"), mean_figure(before, "trigger")
         if None in (agreement, score, earlier) or agreement < self.agreement or score < earlier:
             return None
         return (f"settled: agreement with the teacher {100 * agreement:.1f} % over the last "
@@ -55,6 +55,7 @@ class StopRule:
                 f"(class rise {-score:.3f}, from {-earlier:.3f})")
 
 
-def _mean(figures: list[dict], name: str) -> float | None:
+def mean_figure(figures: list[dict], name: str) -> float | None:
+    """The mean of a figure over the iterations that report it, or None if none does."""
     values = [f[name] for f in figures if isinstance(f.get(name), float)]
     return sum(values) / len(values) if values else None
