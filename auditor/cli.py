@@ -110,7 +110,7 @@ def _terminated(signum, frame):
 
 
 _RECIPE_OPTIONS = [
-    ("--iterations", int, "Outer iterations at most (the run stops earlier once settled, see --stop-window)."),
+    ("--iterations", int, "Outer iterations at most (the run stops earlier once settled, or unsettled when the learning rates fall to a hundredth, see --stop-window)."),
     ("--warmup-iterations", int, "Leading iterations that train only the generators."),
     ("--batch-size", int, "Synthetic images per step."),
     ("--student-steps", int, "Student updates per iteration."),
@@ -140,7 +140,7 @@ _RECIPE_OPTIONS = [
     ("--clamp-triggers", bool, "Keep triggered images within the pixel range (the paper does not)."),
     ("--anchor-share", float, "Share of triggered images drawn from the search as the warm-up left it."),
     ("--restart-agreement", float, "Restart the student from the teacher at a tenth of its learning rate when it agrees with it on fewer synthetic images (0-1) after 20 full iterations; 0 = never."),
-    ("--stop-window", int, "Stop once agreement with the teacher and the trigger search have settled over this many iterations; 0 = run all --iterations."),
+    ("--stop-window", int, "Stop once agreement with the teacher and the trigger search have settled over this many iterations, or at the second learning-rate decay if they never do; 0 = run all --iterations."),
     ("--stop-agreement", float, "Least mean agreement with the teacher (0-1) over the window for the run to stop."),
     ("--stop-after", int, "Full iterations (after the warm-up) before the run may stop."),
     ("--seed", int, "Random seed; the same seed on the same machine gives the same file."),

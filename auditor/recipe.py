@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .stopping import StopRule
+from .stopping import StopRule, last_stage
 from .student_restart import RestartRule
 
 
@@ -73,7 +73,8 @@ class Recipe:
 
     def stop_rule(self) -> "StopRule":
         return StopRule(window=self.stop_window, agreement=self.stop_agreement,
-                        after=self.stop_after, warmup=self.warmup_iterations)
+                        after=self.stop_after, warmup=self.warmup_iterations,
+                        last_stage=last_stage(self.iterations, self.lr_decay_at))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ from auditor.erasing import FigureReader, erase_backdoor
 from auditor.loading import Classifier, load_model
 from auditor.progress import Progress
 from auditor.recipe import Recipe
-from auditor.stopping import StopRule
+from auditor.stopping import StopRule, last_stage
 
 from .models import tiny_onnx
 from .test_cli import run
@@ -50,6 +50,19 @@ def test_checks_come_at_fixed_iterations_after_enough_full_ones():
     # full iterations needed: the larger of `after` (4) and two windows (6); then every 2nd
     assert [done for done in range(1, 15) if RULE.due(done)] == [8, 10, 12, 14]
     assert not any(StopRule(window=0, agreement=0, after=0, warmup=0).due(d) for d in range(50))
+
+
+def test_a_run_not_settled_when_the_rates_fall_to_a_hundredth_ends_there():
+    assert last_stage(250, (0.6, 0.8)) == 200 and last_stage(30, (0.8, 0.6)) == 24
+    # one decay never reaches a hundredth; a second one at the very end leaves nothing to skip
+    assert last_stage(250, (0.6,)) == 0 and last_stage(250, (0.6, 1.0)) == 0
+    rule = StopRule(window=3, agreement=0.9, after=4, warmup=2, every=5, last_stage=12)
+    assert [done for done in range(1, 20) if rule.due(done)] == [10, 12, 15]
+    unsettled = _history([0.5] * 10, [0.3] * 10)
+    assert rule.reason(unsettled[:10]) is None
+    assert rule.reason(unsettled).startswith("not settled by iteration 12, where the learning")
+    # settled at the same check: the settled reason, which says more
+    assert rule.reason(_history([0.99] * 10, [0.3] * 10)).startswith("settled")
 
 
 def _erase(tmp_path, checkpoint=None, **overrides):
@@ -96,6 +109,13 @@ def test_without_a_window_or_before_its_first_check_the_run_reaches_its_cap(tmp_
     for overrides in (dict(stop_window=0), dict(stop_window=2, stop_after=28, stop_agreement=0.0)):
         result = _erase(tmp_path, **overrides)
         assert result.iterations == 30 and result.stop_reason == "reached --iterations"
+
+
+def test_an_unsettled_run_ends_at_the_last_stage_and_says_so(tmp_path):
+    # agreement can never reach 1.01: the run goes on until the rates fall to a hundredth (24)
+    result = _erase(tmp_path, stop_window=2, stop_after=4, stop_agreement=1.01)
+    assert result.iterations == len(result.history) == 24
+    assert result.stop_reason.startswith("not settled by iteration 24")
 
 
 def test_clean_says_why_it_stopped_in_the_log_the_report_and_the_file(tmp_path):
