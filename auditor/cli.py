@@ -135,6 +135,8 @@ _RECIPE_OPTIONS = [
     ("--probe-images", int, "Synthetic images the patch probe uses."),
     ("--stamp-every", int, "Every n-th patch image carries one of the probe's strongest stamps; 0 = none."),
     ("--noise-alpha", float, "Largest weight of fresh uniform-noise blends among the triggers; 0 disables."),
+    ("--noise-weight", float, "The noise-blend family's share of the triggered images, relative to the blend and additive families'."),
+    ("--restyle-share", float, "Share of synthetic images the student and the trigger search see remapped in intensity (inverted or not, then a random power), labelled afresh by the suspect model; 0 = none."),
     ("--suspect-rise", float, "Class rise of the warm-up's triggers that makes a class suspect; 0 = never."),
     ("--suspect-share", float, "Share of the suspect class's synthetic images kept for distillation."),
     ("--clamp-triggers", bool, "Keep triggered images within the pixel range (the paper does not)."),
@@ -177,9 +179,11 @@ def _recipe(recipe_name: str, overrides: dict) -> Recipe:
         raise click.BadParameter("--batch-size, --student-steps and --probe-images must be at least 1")
     if recipe.generator_width < 2:
         raise click.BadParameter("--generator-width must be at least 2")
-    if recipe.patch_weight <= 0:
-        raise click.BadParameter("--patch-weight must be above 0")
+    for flag, value in (("--patch-weight", recipe.patch_weight), ("--noise-weight", recipe.noise_weight)):
+        if value <= 0:
+            raise click.BadParameter(f"{flag} must be above 0")
     for flag, value in (("--stop-agreement", recipe.stop_agreement),
+                        ("--restyle-share", recipe.restyle_share),
                         ("--restart-agreement", recipe.restart_agreement)):
         if not 0 <= value <= 1:
             raise click.BadParameter(f"{flag} must be between 0 and 1")

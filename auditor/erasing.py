@@ -37,7 +37,7 @@ from .kernels import generator_objective, student_objective, total_variation, tr
 from .memory_layout import channels_last_wanted, to_channels_last_checked
 from .recipe import Recipe
 from .stopping import REACHED_CAP
-from .synthesis import ImageGenerator
+from .synthesis import ImageGenerator, restyled
 from .triggers import TriggerSearch, default_patch_size
 
 Split = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]   # a batch into its families' shares
@@ -231,6 +231,10 @@ def synthetic_batch(p: Players, batch: int) -> tuple[torch.Tensor, torch.Tensor]
 def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
     with torch.no_grad():
         x, t = synthetic_batch(p, recipe.batch_size)
+        if recipe.restyle_share:
+            x, where = restyled(x, recipe.restyle_share, p.spec)
+            t = t.clone()
+            t[where] = p.teacher(x[where])
         x_triggered = p.triggers(x)
         if p.anchor is not None:
             # triggers found against the untouched teacher stay in play: the live search drifts
@@ -290,6 +294,8 @@ def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
 def trigger_step(p: Players, optimizer, recipe: Recipe) -> dict:
     with torch.no_grad():
         x = synthetic_batch(p, recipe.batch_size)[0]
+        if recipe.restyle_share:
+            x = restyled(x, recipe.restyle_share, p.spec)[0]
         s = p.student(x)
     s_triggered = p.student(p.triggers(x))
     if recipe.targeted_search:
@@ -394,7 +400,8 @@ def _make_players(teacher, spec, recipe, device) -> Players:
                                    clamp=recipe.clamp_triggers,
                                    stamp_every=recipe.stamp_every,
                                    noise_alpha=recipe.noise_alpha,
-                                   patch_weight=recipe.patch_weight).to(device).train()
+                                   patch_weight=recipe.patch_weight,
+                                   noise_weight=recipe.noise_weight).to(device).train()
     pool = ImagePool(recipe.pool_batches) if recipe.pool_batches else None
     # after the generator and the search are drawn, so that a model with no outliers runs on the
     # random numbers it ran on before the reset existed

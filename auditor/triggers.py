@@ -239,7 +239,7 @@ class TriggerSearch(nn.Module):
     @classmethod
     def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float,
               clamp: bool = False, stamp_every: int = 0, noise_alpha: float = 0.0,
-              patch_weight: float = 1.0):
+              patch_weight: float = 1.0, noise_weight: float = 1.0):
         families = [PatchTrigger(spec, s, stamp_every=stamp_every) for s in patch_sizes]
         if blend_alpha > 0:
             families.append(BlendTrigger(spec, blend_alpha))
@@ -248,6 +248,8 @@ class TriggerSearch(nn.Module):
         if noise_alpha > 0:
             families.append(NoiseBlendTrigger(noise_alpha))
         weights = [patch_weight] * len(patch_sizes) + [1.0] * (len(families) - len(patch_sizes))
+        if noise_alpha > 0:
+            weights[-1] = noise_weight
         return cls(spec, families, clamp, weights)
 
     def split(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:

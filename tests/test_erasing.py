@@ -9,7 +9,7 @@ from auditor.image_pool import ImagePool
 from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
 from auditor.recipe import Recipe
-from auditor.synthesis import ImageGenerator
+from auditor.synthesis import ImageGenerator, restyled
 from auditor.triggers import (AdditiveTrigger, BlendTrigger, NoiseBlendTrigger, PatchTrigger, TriggerSearch,
                               default_patch_size)
 
@@ -96,6 +96,48 @@ def test_patch_families_take_their_weighted_share(batch):
     assert [len(s) for s in even.split(torch.zeros(10))] == [3, 3, 2, 2]   # as tensor_split
     with pytest.raises(ValueError):
         TriggerSearch(SPEC, list(even.families), weights=[1.0, 0.0, 1.0, 1.0])
+
+
+def test_the_noise_family_takes_its_weighted_share():
+    search = TriggerSearch.build(SPEC, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.1,
+                                 noise_alpha=0.4, patch_weight=2.0, noise_weight=3.0)
+    assert search.describe()[-1] == "noise blend alpha<=0.4"
+    assert [len(s) for s in search.split(torch.zeros(70))] == [20, 10, 10, 30]
+
+
+def test_restyled_images_are_remapped_pixels_and_the_rest_untouched():
+    torch.manual_seed(0)
+    pixels = 0.55 + 0.2 * torch.rand(64, *SPEC.shape)       # bright, as the generator's are
+    x = SPEC.normalise(pixels)
+    out, where = restyled(x, 0.5, SPEC)
+    assert len(where) == 32 and len(set(where.tolist())) == 32
+    rest = torch.ones(64, dtype=torch.bool)
+    rest[where] = False
+    assert torch.equal(out[rest], x[rest])
+    remapped = SPEC.denormalise(out[where])
+    assert remapped.min() >= 0 and remapped.max() <= 1 + 1e-6
+    # inversion and powers above 1 reach the dark pixels the bright images lack
+    assert (remapped < 0.1).float().mean() > 0.05 and (pixels < 0.1).sum() == 0
+    assert torch.equal(restyled(x, 0.0, SPEC)[0], x)
+
+
+def test_restyled_images_are_labelled_by_the_teacher_afresh(tmp_path, monkeypatch):
+    players = _players(tmp_path)
+    players.pool = ImagePool(2)
+    x = players.spec.normalise(torch.rand(16, *players.spec.shape))
+    stale = torch.zeros(16, players.spec.num_classes)              # not what the teacher says
+    players.pool.add(x, stale)
+    seen = {}
+
+    def objective(s, t, s_triggered, weight):
+        seen["t"] = t
+        return (s - t).abs().mean()
+
+    monkeypatch.setattr("auditor.erasing.student_objective", objective)
+    recipe = Recipe(batch_size=16, restyle_share=0.25, suspect_rise=0.0)
+    student_step(players, torch.optim.SGD(players.student.parameters(), lr=0.0), recipe)
+    fresh = (seen["t"] != 0).any(1)
+    assert int(fresh.sum()) == 4
 
 
 def test_patch_positions_follow_where_shifts_were_seen():

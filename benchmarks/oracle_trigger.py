@@ -1,0 +1,101 @@
+"""Is it the trigger search or the synthetic images? A clean where the search is told the answer.
+
+A zoo model is cleaned in-process as `sweep.py --zoo` cleans it, except that when the warm-up
+ends the anchor (the share of triggered images the warm-up's search would supply, half the
+batch by default) becomes the attack's own planted trigger, or with `--noise` fresh uniform-noise
+blends at the noise family's bound. If the student still follows the planted trigger on the real
+test images, what the search finds is not what is missing: the synthetic images are. At the end
+it prints how often the planted trigger sends synthetic images the student and the teacher do
+not give the target to the target, to show the student was made blind to it there.
+
+    python benchmarks/oracle_trigger.py digits-vgg-bn-blend20-s1
+    python benchmarks/oracle_trigger.py digits-vgg-bn-blend20-s1 --set restyle_share=0.5 --noise
+
+Diagnostic only: the planted trigger is never known in a real clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import auditor.erasing as erasing  # noqa: E402
+import sweep  # noqa: E402  (benchmarks/ is the script's folder)
+import zoo  # noqa: E402
+from auditor.triggers import NoiseBlendTrigger  # noqa: E402
+
+
+class PlantedTrigger(torch.nn.Module):
+    """zoo.stamp(attack, ·) on normalised images. Every zoo trigger but the warp is
+    image · (1 − m) + p · m, affine in the image, so two stamped images give m and p · m."""
+
+    def __init__(self, attack: str, size: int):
+        super().__init__()
+        black = np.zeros((1, size, size, 1), np.float32)
+        on_black, on_white = zoo.stamp(attack, black), zoo.stamp(attack, black + 1)
+        self.register_buffer("keep", torch.from_numpy(on_white - on_black).permute(0, 3, 1, 2))
+        self.register_buffer("added", torch.from_numpy(on_black).permute(0, 3, 1, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pixels = x * zoo.STD + zoo.MEAN
+        return (pixels * self.keep + self.added - zoo.MEAN) / zoo.STD
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a zoo model's name, e.g. digits-vgg-bn-blend20-s1")
+    parser.add_argument("--set", nargs="*", default=[], dest="overrides")
+    parser.add_argument("--noise", action="store_true",
+                        help="fresh noise blends as the anchor instead of the planted trigger")
+    parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    job = sweep._zoo_job(args.model)
+    if job["attack"] in (None, "warp", zoo.ALL_TO_ALL):
+        raise SystemExit(f"{args.model}: no planted trigger of the form image · (1 − m) + p · m")
+    overrides = sweep.parse_overrides(args.overrides)
+    job.update(overrides=overrides, seed=0, threads=args.threads, every=args.every)
+    held = {}
+
+    def end_warmup(players, recipe):
+        figures = original_end_warmup(players, recipe)
+        if args.noise:
+            family = NoiseBlendTrigger(recipe.noise_alpha)
+            players.anchor = lambda x: family(x, players.spec)
+        else:
+            players.anchor = PlantedTrigger(job["attack"], players.spec.height)
+        held["players"] = players
+        return figures
+
+    original_end_warmup, erasing.end_warmup = erasing.end_warmup, end_warmup
+    run = sweep.run_one(job)
+    players = held["players"]
+    planted = PlantedTrigger(job["attack"], players.spec.height)
+    flips = {}
+    with torch.no_grad():
+        x = players.spec.normalise(players.generator.sample(512))
+        for who, net in (("teacher", players.teacher), ("student", players.student)):
+            before, after = net(x).argmax(1), net(planted(x)).argmax(1)
+            others = before != zoo.TARGET
+            flips[who] = round(float((after[others] == zoo.TARGET).float().mean()), 3)
+    curve = "  ".join(f"{c['iteration']}: {100 * c['acc']:.1f}/{100 * c['asr']:.1f}" for c in run["curve"])
+    print(f"{args.model} anchor={'noise' if args.noise else 'planted'} {overrides}: "
+          f"ACC/ASR {curve}; stopped: {run['stop']['reason']}")
+    print(f"planted trigger on 512 synthetic images, share sent to the target: "
+          f"teacher {flips['teacher']:.3f}, student {flips['student']:.3f}")
+    if args.out:
+        args.out.write_text(json.dumps({**run, "anchor": "noise" if args.noise else "planted",
+                                        "synthetic_flips": flips}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
