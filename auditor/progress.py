@@ -21,10 +21,11 @@ class Progress:
     def __init__(self, label: str, total: int, *, describe: Callable[[dict], str | None],
                  quiet: bool = False, stream=None, every_percent: float = 5.0,
                  every_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic,
-                 heartbeat: bool = True, capped: bool = False):
+                 heartbeat: bool = True, capped: bool = False, end: int | None = None):
         """capped: `total` is a cap the work may stop short of (see `stopped`), so the time left
-        is an upper bound and said so."""
-        self.capped = capped
+        is an upper bound and said so; end: the unit it ends by at the latest, if before `total`
+        (an unsettled clean ends at its last stage), which the time left is counted to."""
+        self.capped, self.end = capped, end
         self.label, self.total, self.describe, self.quiet = label, total, describe, quiet
         self.stream = stream if stream is not None else sys.stderr
         self.every_percent, self.every_seconds, self.clock = every_percent, every_seconds, clock
@@ -86,7 +87,8 @@ class Progress:
 
     def line(self, done: int, elapsed: float, figures: dict) -> str:
         ran = done - self.offset
-        left = elapsed / ran * (self.total - done) if ran > 0 else float("nan")
+        end = self.total if self.end is None else self.end
+        left = elapsed / ran * max(0, end - done) if ran > 0 else float("nan")
         text = (f"{self.label}: {done}/{self.total} ({100 * done / max(self.total, 1):.0f} %), "
                 f"{_duration(elapsed)} elapsed, {'at most ' if self.capped else ''}"
                 f"about {_duration(left)} left")

@@ -29,8 +29,10 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
     """Returns the report; report["residual"]["suspected"] says whether evidence is left."""
     _check_writable(report_path)
     steps = residual_scan.steps if residual_scan is not None else 0
+    rule = recipe.stop_rule()
     erasing_progress = Progress("erasing", recipe.iterations, describe=_describe_erasing,
-                                quiet=quiet, capped=recipe.stop_rule().active)
+                                quiet=quiet, capped=rule.active,
+                                end=rule.latest_end(recipe.iterations))
     with erasing_progress as erasing, \
             Progress("residual scan", steps, describe=_no_figures, quiet=quiet or not steps) as scan:
         result = clean_model(model, out_path, recipe=recipe, device=device,

@@ -52,6 +52,11 @@ class StopRule:
         return self.active and (done % self.every == 0 or done == self.last_stage) and \
             done - self.warmup >= max(self.after, 2 * self.window)
 
+    def latest_end(self, iterations: int) -> int:
+        """The iteration a run of `iterations` ends by at the latest: the last stage where the
+        rule is checked there, else the cap."""
+        return self.last_stage if self.last_stage and self.due(self.last_stage) else iterations
+
     def reason(self, history: list[dict]) -> str | None:
         """Why the run may stop now, or None; history: the figures of every iteration so far."""
         recent, before = history[-self.window:], history[-2 * self.window:-self.window]

@@ -118,6 +118,27 @@ def test_an_unsettled_run_ends_at_the_last_stage_and_says_so(tmp_path):
     assert result.stop_reason.startswith("not settled by iteration 24")
 
 
+def test_the_latest_end_is_the_last_stage_only_where_the_rule_is_checked_there():
+    assert Recipe().stop_rule().latest_end(250) == 200
+    assert Recipe(stop_window=0).stop_rule().latest_end(250) == 250
+    assert Recipe(lr_decay_at=(0.6,)).stop_rule().latest_end(250) == 250
+    # the last stage (48) comes before the first check (50 + 50): the cap is the end
+    assert Recipe(iterations=60).stop_rule().latest_end(60) == 60
+
+
+def test_a_progress_with_an_earlier_end_counts_the_time_left_to_it():
+    stream, now = io.StringIO(), [0.0]
+    progress = Progress("erasing", 100, describe=lambda f: None, stream=stream,
+                        clock=lambda: now[0], heartbeat=False, capped=True, end=50)
+    with progress as update:
+        for i in range(1, 61):
+            now[0] += 1.0
+            update(i, {})
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "erasing: 5/100 (5 %), 4 s elapsed, at most about 36 s left"
+    assert lines[-1].startswith("erasing: 60/100 (60 %), 59 s elapsed, at most about 0 s left")
+
+
 def test_clean_says_why_it_stopped_in_the_log_the_report_and_the_file(tmp_path):
     model, out, report = tiny_onnx(tmp_path), tmp_path / "clean.onnx", tmp_path / "report.json"
     result = run("clean", model, "-o", out, "--report", report, "--iterations", "100",
