@@ -37,8 +37,8 @@ class Recipe:
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     stamp_every: int = 4              # every n-th patch image carries a probe stamp (0: none)
     noise_alpha: float = 0.4          # largest weight of a fresh uniform-noise blend; 0 disables
-    noise_weight: float = 1.0         # the noise-blend family's share of the triggered images, relative
-    restyle_share: float = 0.0        # share of synthetic images shown remapped in intensity (synthesis.restyled)
+    noise_weight: float = 1.0         # the noise family's share of triggered images, relative to the others
+    restyle_share: float = 0.0        # share of images remapped in intensity (synthesis.restyled; 0: none)
     suspect_rise: float = 0.5         # a class the warm-up's triggers raise this much is suspect (0: never)
     suspect_share: float = 0.5        # share of images the teacher gives the suspect kept for distillation
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
