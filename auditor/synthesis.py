@@ -66,8 +66,8 @@ def restyled(x: torch.Tensor, share: float, spec) -> tuple[torch.Tensor, torch.T
     made blind to the planted blend trigger on such images still followed it on real digits (60
     % of them); shown the same trigger on remapped images as well, 3 % (sweeps.md, "synthetic
     images unlike real ones"). The teacher labels the remapped images afresh, and that is why it
-    is off by default: on images more like the data the teacher's backdoor fires more, and
-    distilling them taught the bundled corner-patch backdoor back (ASR 29-76 %)."""
+    is off by default: distilling its answers on them taught the bundled corner-patch backdoor
+    back (ASR 29-76 %; with them left out of distillation it was erased, at 12 points of ACC)."""
     where = torch.randperm(len(x), device=x.device)[:int(share * len(x))]
     pixels = spec.denormalise(x[where]).clamp(0, 1)
     shape = (len(where), *[1] * (x.dim() - 1))

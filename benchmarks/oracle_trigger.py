@@ -36,16 +36,16 @@ class PlantedTrigger(torch.nn.Module):
     """zoo.stamp(attack, ·) on normalised images. Every zoo trigger but the warp is
     image · (1 − m) + p · m, affine in the image, so two stamped images give m and p · m."""
 
-    def __init__(self, attack: str, size: int):
+    def __init__(self, attack: str, spec):
         super().__init__()
-        black = np.zeros((1, size, size, 1), np.float32)
+        self.spec = spec
+        black = np.zeros((1, spec.height, spec.width, 1), np.float32)
         on_black, on_white = zoo.stamp(attack, black), zoo.stamp(attack, black + 1)
         self.register_buffer("keep", torch.from_numpy(on_white - on_black).permute(0, 3, 1, 2))
         self.register_buffer("added", torch.from_numpy(on_black).permute(0, 3, 1, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pixels = x * zoo.STD + zoo.MEAN
-        return (pixels * self.keep + self.added - zoo.MEAN) / zoo.STD
+        return self.spec.normalise(self.spec.denormalise(x) * self.keep + self.added)
 
 
 def main() -> None:
@@ -72,14 +72,14 @@ def main() -> None:
             family = NoiseBlendTrigger(recipe.noise_alpha)
             players.anchor = lambda x: family(x, players.spec)
         else:
-            players.anchor = PlantedTrigger(job["attack"], players.spec.height)
+            players.anchor = PlantedTrigger(job["attack"], players.spec)
         held["players"] = players
         return figures
 
     original_end_warmup, erasing.end_warmup = erasing.end_warmup, end_warmup
     run = sweep.run_one(job)
     players = held["players"]
-    planted = PlantedTrigger(job["attack"], players.spec.height)
+    planted = PlantedTrigger(job["attack"], players.spec)
     flips = {}
     with torch.no_grad():
         x = players.spec.normalise(players.generator.sample(512))
