@@ -41,6 +41,7 @@ def scan(info: dict, extra: list[str]) -> dict:
         payload = json.loads(report.read_text())
     return {"name": info["name"], "dataset": info["dataset"], "arch": info["arch"],
             "attack": info["attack"], "backdoored": info["attack"] is not None,
+            "target": info.get("target", zoo.TARGET),
             "model_acc": info["acc"], "model_asr": info["asr"], "exit": run.returncode,
             "flagged": payload["suspected"], "p_value": payload["p_value"],
             "largest_class": payload["largest_class"], "seconds": seconds}
@@ -53,7 +54,8 @@ def summary(rows: list[dict]) -> dict:
     fpr = sum(r["flagged"] for r in negatives) / max(len(negatives), 1)
     return {"models": len(rows), "backdoored": len(positives), "clean": len(negatives),
             "tpr": tpr, "fpr": fpr, "auroc": auroc(positives, negatives),
-            "target_named": sum(r["flagged"] and r["largest_class"] == zoo.TARGET for r in positives)
+            "target_named": sum(r["flagged"] and r["largest_class"] == r.get("target", zoo.TARGET)
+                               for r in positives)
             / max(len(positives), 1),
             "seconds_mean": sum(r["seconds"] for r in rows) / max(len(rows), 1),
             "seconds_max": max((r["seconds"] for r in rows), default=0.0)}
@@ -81,6 +83,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--dataset", choices=["digits", "fashion"])
+    parser.add_argument("--varied-targets", action="store_true",
+                        help="the zoo's backdoors target classes 1-9, rotating, instead of class 0")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "detection.json")
     parser.add_argument("--rows-from", type=Path, nargs="+",
                         help="summarise the rows of earlier runs' JSON instead of scanning")
@@ -116,7 +120,7 @@ def main() -> None:
 
 
 def scan_zoo(args) -> list[dict]:
-    specs = [s for s in zoo.detection_zoo(args.seeds) if args.dataset in (None, s.dataset)]
+    specs = [s for s in zoo.detection_zoo(args.seeds, varied_targets=args.varied_targets) if args.dataset in (None, s.dataset)]
     infos = []
     for spec in specs:
         start = time.perf_counter()
