@@ -70,8 +70,9 @@ def auroc(positives, negatives, score=lambda r: -math.log(max(r["p_value"], 1e-3
 
 def tuning(row: dict) -> bool:
     """The models the scan's statistic and settings were chosen on; every other row is held out
-    and was never tuned on."""
-    return row["dataset"] == "digits" and row["name"].endswith("-s0")
+    and was never tuned on (the varied-target backdoors of seed 0 included)."""
+    return (row["dataset"] == "digits" and row["name"].endswith("-s0")
+            and row.get("target", zoo.TARGET) == zoo.TARGET)
 
 
 def seed(row: dict) -> int:
