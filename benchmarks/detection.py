@@ -121,7 +121,8 @@ def main() -> None:
 
 
 def scan_zoo(args) -> list[dict]:
-    specs = [s for s in zoo.detection_zoo(args.seeds, varied_targets=args.varied_targets) if args.dataset in (None, s.dataset)]
+    specs = [s for s in zoo.detection_zoo(args.seeds, varied_targets=args.varied_targets)
+             if args.dataset in (None, s.dataset)]
     infos = []
     for spec in specs:
         start = time.perf_counter()

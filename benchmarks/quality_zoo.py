@@ -62,7 +62,8 @@ def score(model_path: str, info: dict) -> dict:
     runner = ModelRunner.open(model_path, mean=(zoo.MEAN,), std=(zoo.STD,))
     shape = (info["size"], info["size"], 1)
     test, triggered = load_images(info["test"], shape), load_images(info["triggered"], shape)
-    return zoo.scores(info["attack"], runner.predict, test.images, triggered.images, test.labels)
+    return zoo.scores(info["attack"], runner.predict, test.images, triggered.images, test.labels,
+                      info.get("target", zoo.TARGET))
 
 
 def clean(info: dict, seed: int, extra: list[str]) -> dict:

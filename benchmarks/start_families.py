@@ -111,7 +111,8 @@ def main() -> None:
                         help="the zoo's backdoors target classes 1-9, rotating, instead of class 0")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "start-families.json")
     args = parser.parse_args()
-    specs = [s for s in zoo.detection_zoo(args.seeds, varied_targets=args.varied_targets) if args.dataset in (None, s.dataset)]
+    specs = [s for s in zoo.detection_zoo(args.seeds, varied_targets=args.varied_targets)
+             if args.dataset in (None, s.dataset)]
     for spec in specs:
         zoo.build(spec)
     os.environ["OMP_NUM_THREADS"] = "1"

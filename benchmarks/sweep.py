@@ -22,6 +22,7 @@ import dataclasses
 import json
 import multiprocessing
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def run_one(job: dict) -> dict:
         if job.get("triggered") is None:
             return evaluate(predict(net), test, trigger).as_dict()
         return zoo.scores(job["attack"], predict(net), test.images, job["triggered"].images,
-                          test.labels)
+                          test.labels, job.get("target", zoo.TARGET))
 
     def inspect(iteration, student):
         if (iteration + 1) % job["every"] == 0 or iteration + 1 == recipe.iterations:
@@ -113,9 +114,12 @@ def _zoo_job(name: str) -> dict:
     dataset, rest = name.split("-", 1)
     arch = next(a for a in zoo.ARCHITECTURES if rest.startswith(a + "-"))
     attack, _, seed = rest[len(arch) + 1:].rpartition("-s")
-    info = zoo.build(zoo.Spec(dataset, arch, None if attack == "clean" else attack, int(seed)))
+    named_target = re.fullmatch(r"(.+)-t(\d+)", attack)     # a --varied-targets backdoor
+    target = int(named_target[2]) if named_target else zoo.TARGET
+    attack = named_target[1] if named_target else attack
+    info = zoo.build(zoo.Spec(dataset, arch, None if attack == "clean" else attack, int(seed), target))
     shape = (info["size"], info["size"], 1)
-    return {"name": name, "attack": info["attack"], "model_path": info["model"],
+    return {"name": name, "attack": info["attack"], "target": target, "model_path": info["model"],
             "test": load_images(info["test"], shape), "trigger": None,
             "triggered": load_images(info["triggered"], shape)}
 

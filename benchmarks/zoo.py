@@ -15,8 +15,10 @@ blends of uniform noise at 20 % and 30 %, a sinusoidal signal (SIG) at 15 %, a W
 fixed smooth warp of the whole image, a 20 % blend of a natural photograph (scikit-learn's
 sample image of a Chinese temple, shipped with the package), and an all-to-all attack (the
 BadNets patch relabelling each class y as y + 1; its ASR is the share of triggered test images
-of any class read as their y + 1). Models and their test sets land in benchmarks/out/zoo/,
-named by what they are, and are reused when present.
+of any class read as their y + 1). Every other backdoor targets class 0; with
+`--varied-targets` the detection zoo's targets rotate over classes 1-9 instead (named `-tN`).
+Models and their test sets land in benchmarks/out/zoo/, named by what they are, and are reused
+when present.
 """
 
 from __future__ import annotations
@@ -243,7 +245,8 @@ def build(spec: Spec) -> dict:
     (train_x, train_y), (test_x, test_y) = load_dataset(spec.dataset)
     rng = np.random.default_rng(spec.seed)
     if spec.attack is not None:
-        pool = np.arange(len(train_y)) if spec.attack == ALL_TO_ALL else np.flatnonzero(train_y != spec.target)
+        pool = (np.arange(len(train_y)) if spec.attack == ALL_TO_ALL
+                else np.flatnonzero(train_y != spec.target))
         chosen = rng.choice(pool, int(POISON_RATE * len(train_y)), replace=False)
         train_x, train_y = train_x.copy(), train_y.copy()
         train_x[chosen] = stamp(spec.attack, train_x[chosen])
@@ -259,7 +262,8 @@ def build(spec: Spec) -> dict:
                         labels=test_y)
     info = {"name": spec.name, **dataclasses.asdict(spec), "model": str(model_path),
             "test": str(folder / "test.npz"), "triggered": str(folder / "triggered.npz"),
-            **scores(spec.attack, lambda x: predict(net, x), test_x, triggered, test_y, spec.target),
+            **scores(spec.attack, lambda x: predict(net, x), test_x, triggered, test_y,
+                     spec.target),
             "size": size}
     meta.write_text(json.dumps(info, indent=2))
     return info
