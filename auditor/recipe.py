@@ -79,6 +79,10 @@ class Recipe:
                         last_stage=last_stage(self.iterations, self.lr_decay_at))
 
 
+# kinds of starting image for the scan: pixels uniform in [0, scale] (auditor.detection)
+START_SCALES = {"noise": 1.0, "dark": 0.2}
+
+
 @dataclasses.dataclass(frozen=True)
 class ScanSettings:
     images_per_class: int = 32   # random starts per class (MM-BD: 30)
@@ -87,3 +91,4 @@ class ScanSettings:
     lr: float = 0.01             # Adam, on pixels in [0, 1]
     alpha: float = 0.05          # significance level of the verdict
     seed: int = 0
+    starts: tuple[str, ...] = ("noise", "dark")   # kinds of starting image (START_SCALES)

@@ -153,27 +153,32 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
     """Prints the verdict and the per-class table; returns whether a backdoor is suspected."""
     for path in (report_path, sarif_path):
         _check_writable(path)
-    with Progress("scanning", settings.steps, describe=_no_figures, quiet=quiet) as update:
+    with Progress("scanning", settings.steps * len(settings.starts), describe=_no_figures,
+                  quiet=quiet) as update:
         loaded, result = scan_model(model, settings, device=device,
                                     on_step=update and (lambda done, total: update(done, {})),
                                     **preprocessing)
     v = result.verdict
+    looked = f"from {v.starts} starts" + (f", corrected for {v.looked} kinds" if v.looked > 1 else "")
     if v.suspected:
         click.echo(f"verdict: BACKDOOR SUSPECTED, target class {v.suspect} "
-                   f"(p = {v.p_value:.3g} < alpha {v.alpha})")
+                   f"(p = {v.p_value:.3g} < alpha {v.alpha}; {looked})")
     else:
         click.echo(f"verdict: no backdoor evidence (highest: class {v.suspect}, "
-                   f"p = {v.p_value:.3g} >= alpha {v.alpha})")
+                   f"p = {v.p_value:.3g} >= alpha {v.alpha}; {looked})")
     order = sorted(range(len(v.statistics)), key=lambda k: -v.statistics[k])
     _table(["class", "mean margin", "score", "p-value"],
            [[str(k), f"{v.statistics[k]:.2f}", f"{v.scores[k]:.2f}", f"{v.class_p_values[k]:.3g}"]
             for k in order[:_SHOWN_CLASSES]])
     if len(order) > _SHOWN_CLASSES:
         click.echo(f"({len(order) - _SHOWN_CLASSES} more classes in --report)")
-    click.echo(f"scanned {len(v.statistics)} classes x {result.inversion.margins.shape[1]} starts x "
-               f"{settings.steps} steps in {result.seconds:.1f} s")
+    others = "; ".join(f"from {name} starts class {w.suspect}, p = {w.p_value:.3g} uncorrected"
+                       for name, w in result.by_starts.items())
+    click.echo(f"{others}\nscanned {len(v.statistics)} classes x {result.inversion.margins.shape[1]} "
+               f"starts x {settings.steps} steps x {len(settings.starts)} kinds of start "
+               f"in {result.seconds:.1f} s")
     report = {"tool": {"name": "auditor", "version": __version__,
-                       "method": "class margins reached from noise (after MM-BD)"},
+                       "method": "class margins reached from noise and dark noise (after MM-BD)"},
               "model": {"path": str(model), "sha256": loaded.sha256,
                         "format": loaded.source_format},
               "input": dataclasses.asdict(loaded.spec), **result.as_dict()}
@@ -184,7 +189,8 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
     if sarif_path is not None:
         findings = [] if not v.suspected else [{
             "rule": "backdoor-suspected",
-            "message": f"{model}: noise images move to class {v.suspect} with a mean margin of "
+            "message": f"{model}: {v.starts} noise images move to class {v.suspect} with a "
+                       f"mean margin of "
                        f"{v.statistics[v.suspect]:.2f}, improbable for a clean model "
                        f"(p = {v.p_value:.3g} < {v.alpha}): a backdoor target is suspected",
             "properties": {"target": v.suspect, "p_value": v.p_value}}]

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from auditor.detection import (ScanSettings, class_margin, p_value, scan_classifier, verdict)
+from auditor.detection import (ScanSettings, class_margin, p_value, scan_classifier, strongest,
+                               verdict)
 from auditor.examples import bundled
 from auditor.loading import Classifier, load_model
 from auditor.sarif import sarif_log
@@ -45,6 +46,44 @@ def test_a_sample_from_the_null_is_flagged_at_the_stated_rate(alpha):
     assert abs(flagged / n - alpha) <= 4 * np.sqrt(alpha * (1 - alpha) / n) + 1e-3
 
 
+def test_the_kind_of_start_that_stands_out_most_decides_corrected_for_each_kind():
+    rng = np.random.default_rng(1)
+    flat = rng.normal(10, 1, 10)
+    planted = flat.copy()
+    planted[4] += 12
+    by_starts = {"noise": verdict(flat, 0.05), "dark": verdict(planted, 0.05)}
+    v = strongest(by_starts)
+    assert (v.starts, v.looked, v.suspect, v.suspected) == ("dark", 2, 4, True)
+    assert v.p_value == pytest.approx(1 - (1 - by_starts["dark"].p_value) ** 2)
+    assert v.class_p_values[4] == pytest.approx(v.p_value)
+    assert v.statistics == by_starts["dark"].statistics
+    alone = strongest({"noise": by_starts["noise"]})
+    assert alone.p_value == by_starts["noise"].p_value and alone.looked == 1
+
+
+def test_two_kinds_of_start_from_the_null_are_flagged_at_the_stated_rate():
+    """Šidák's correction is exact for independent looks: two fresh null samples a model."""
+    rng = np.random.default_rng(2024)
+    n, alpha = 3000, 0.05
+    flagged = sum(strongest({kind: verdict(rng.normal(rng.uniform(-20, 80), rng.uniform(0.5, 20), 10),
+                                           alpha) for kind in ("noise", "dark")}).suspected
+                  for _ in range(n))
+    assert abs(flagged / n - alpha) <= 4 * np.sqrt(alpha * (1 - alpha) / n) + 1e-3
+
+
+def test_dark_starts_are_noise_in_a_fifth_of_the_range():
+    from auditor.detection import invert_classes
+    from auditor.input_spec import InputSpec
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 4))
+    spec = InputSpec(1, 8, 8, 4)
+    unmoved = ScanSettings(images_per_class=64, steps=1, lr=0.0)
+    dark = invert_classes(model, spec, unmoved, starts="dark").images
+    noise = invert_classes(model, spec, unmoved, starts="noise").images
+    assert 0 <= dark.min() and dark.max() <= 0.2 and abs(dark.mean().item() - 0.1) < 0.01
+    assert noise.max() > 0.9 and abs(noise.mean().item() - 0.5) < 0.05
+
+
 def test_p_values_fall_as_the_score_rises():
     ps = [p_value(z, 10) for z in (0.0, 2.0, 3.0, 4.0, 6.0)]
     assert ps == sorted(ps, reverse=True) and ps[0] > 0.9 and ps[-1] < 0.01
@@ -56,6 +95,7 @@ def test_the_bundled_backdoor_target_stands_out():
     model = Classifier(loaded.net, loaded.spec, loaded.output_index)
     result = scan_classifier(model, loaded.spec, ScanSettings())
     stats = result.verdict.statistics
+    assert list(result.by_starts) == ["noise", "dark"] and result.verdict.looked == 2
     assert result.verdict.suspect == example.target
     assert stats[example.target] > 1.25 * sorted(stats)[-2]    # far above every other class
     assert result.inversion.images.shape == (10, 32, 1, 16, 16)

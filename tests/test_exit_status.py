@@ -61,6 +61,7 @@ def test_scan_exit_0_without_evidence_and_1_with_it(tmp_path, planted):
     assert result.stderr.strip().startswith("auditor: backdoor suspected")
     payload = json.loads(report.read_text())
     assert payload["suspected"] and payload["target"] == 6 and len(payload["per_class"]) == 10
+    assert payload["looked"] == 2 and set(payload["by_starts"]) == {"noise", "dark"}
     (finding,) = json.loads(sarif.read_text())["runs"][0]["results"]
     assert finding["ruleId"] == "backdoor-suspected" and finding["properties"]["target"] == 6
 
@@ -77,6 +78,8 @@ def test_scan_errors_have_their_own_statuses(tmp_path, monkeypatch):
     model, options = _ten_class_model(tmp_path)
     result = run("scan", model, "--alpha", "1.5")
     assert result.exit_code == 2 and "--alpha" in result.output
+    result = run("scan", model, "--scan-from", "noise,bright")
+    assert result.exit_code == 2 and "--scan-from" in result.output
     one_line_error(run("scan", tmp_path / "absent.onnx"), 3, "no such file")
     one_line_error(run("scan", _text_model(tmp_path)), 4, "--input-shape")
     one_line_error(run("scan", _custom_op_model(tmp_path)), 5, "Frobnicate-1")
