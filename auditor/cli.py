@@ -261,7 +261,7 @@ def _json_path(flag: str, text: str):
 @handle_errors
 def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, recipe_name,
           device, report_path, residual_scan, fail_on_residual, alpha, scan_steps, scan_starts,
-          scan_from,          checkpoint_path, checkpoint_every, resume, quiet, **overrides):
+          scan_from, checkpoint_path, checkpoint_every, resume, quiet, **overrides):
     """Erase any backdoor from MODEL (.onnx or TorchScript) and write a clean ONNX model."""
     from .rendering import run_clean
 

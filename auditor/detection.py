@@ -132,7 +132,7 @@ def verdict(statistics, alpha: float) -> Verdict:
 def strongest(verdicts: dict[str, Verdict]) -> Verdict:
     """The verdict of the kind of start whose largest class stands out most, its p-values
     Šidák-corrected for the F kinds looked at: p = 1 − (1 − p_min)^F, exact for independent
-    looks and conservative when, as here, they agree more often than chance."""
+    looks and conservative for positively dependent ones, as two looks at one model may be."""
     looked = len(verdicts)
     starts = min(verdicts, key=lambda name: verdicts[name].p_value)
     best = verdicts[starts]
