@@ -12,8 +12,11 @@ dark: 0.2 × noise; grey: 0.4 + 0.2 × noise; smooth: noise upsampled from 4 × 
 - the scan's statistic from that family: each class's mean margin after 20 Adam steps (lr 0.01),
   the largest class's score against the others, as `verdict` computes it, and its class.
 It prints a row per model and family and, per family, the AUROC of that score (backdoored
-against clean) and the share of backdoored models whose largest class is the target. Writes
-benchmarks/results/start-families.json. A diagnostic, not a benchmark of the shipped scan.
+against clean) and the share of backdoored models whose largest class is the target; then, for
+several sets of families, TPR and FPR of the verdict `auditor scan` would give looking from
+them (`strongest`, alpha 0.05). Writes benchmarks/results/start-families.json; `--rows-from`
+summarises earlier files instead. A diagnostic: its starts are shared by every class and drawn
+apart from the scan's, so `benchmarks/detection.py` measures the shipped scan.
 
 The zoo's backdoors target class 0 (T-shirt on Fashion-MNIST), where dark starts land on
 several clean models too: a family drawn to class 0 could pass for a detector. The table's
@@ -41,10 +44,12 @@ sys.path.insert(0, str(HERE.parent))
 import zoo  # noqa: E402
 from detection import auroc  # noqa: E402
 
-from auditor.detection import class_margin, verdict  # noqa: E402
+from auditor.detection import class_margin, strongest, verdict  # noqa: E402
 from auditor.loading import Classifier, load_model  # noqa: E402
 
 FAMILIES = ("noise", "dark", "grey", "smooth")
+RULES = (("noise",), ("dark",), ("noise", "dark"), ("noise", "dark", "grey"),
+         ("noise", "dark", "smooth"))
 STARTS, STEPS, LR = 32, 20, 0.01
 
 
@@ -110,7 +115,23 @@ def main() -> None:
     parser.add_argument("--varied-targets", action="store_true",
                         help="the zoo's backdoors target classes 1-9, rotating, instead of class 0")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "start-families.json")
+    parser.add_argument("--rows-from", type=Path, nargs="+",
+                        help="summarise earlier runs' JSON instead of measuring (a model in several "
+                             "files counts once)")
     args = parser.parse_args()
+    if args.rows_from:
+        by_name = {r["name"]: r for path in args.rows_from
+                   for r in json.loads(path.read_text())["rows"]}
+        summarise(list(by_name.values()))
+        return
+    rows = measure_zoo(args)
+    summary = summarise(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2) + "\n")
+    print(f"written to {args.out}")
+
+
+def measure_zoo(args) -> list[dict]:
     specs = [s for s in zoo.detection_zoo(args.seeds, varied_targets=args.varied_targets)
              if args.dataset in (None, s.dataset)]
     for spec in specs:
@@ -126,9 +147,15 @@ def main() -> None:
                 print(f"{row['name']:34s} {family:6s} plain: class {top} {100 * f['plain'][top]:3.0f} %  "
                       f"trigger fires {fires:6s} largest class {f['largest_class']} "
                       f"score {f['score']:5.2f}", flush=True)
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Per family: the score's AUROC and where the target stands; per rule (`auditor scan`'s
+    verdict over those kinds of start, `strongest`): TPR and FPR at alpha 0.05. Prints both."""
     summary = {}
     for family in FAMILIES:
-        positives = [(r["families"][family], r["target"]) for r in rows if r["attack"]]
+        positives = [(r["families"][family], r.get("target", zoo.TARGET)) for r in rows if r["attack"]]
         negatives = [r["families"][family] for r in rows if not r["attack"]]
         summary[family] = {
             "auroc": auroc([f for f, _ in positives], negatives, score=lambda f: f["score"]),
@@ -141,9 +168,19 @@ def main() -> None:
     for family, s in summary.items():
         print(f"| {family} | {s['auroc']:.3f} | {100 * s['target_largest']:.0f} % | "
               f"{100 * s['clean_largest_is_class_0']:.0f} % | {100 * s['fires_mean']:.0f} % |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2) + "\n")
-    print(f"written to {args.out}")
+    print(f"\n| kinds of start, alpha 0.05 ({sum(bool(r['attack']) for r in rows)} backdoored + "
+          f"{sum(not r['attack'] for r in rows)} clean) | TPR | FPR | AUROC of −log p |")
+    print("|---|---|---|---|")
+    for kinds in RULES:
+        found = [(bool(r["attack"]), strongest({k: verdict(r["families"][k]["statistics"], 0.05)
+                                                for k in kinds})) for r in rows]
+        positives = [v for backdoored, v in found if backdoored]
+        negatives = [v for backdoored, v in found if not backdoored]
+        tpr, fpr = (float(np.mean([v.suspected for v in vs])) for vs in (positives, negatives))
+        area = auroc(positives, negatives, score=lambda v: -np.log(v.p_value))
+        summary["+".join(kinds)] = {"tpr": tpr, "fpr": fpr, "auroc": area}
+        print(f"| {' + '.join(kinds)} | {100 * tpr:.0f} % | {100 * fpr:.0f} % | {area:.3f} |")
+    return summary
 
 
 if __name__ == "__main__":
