@@ -16,7 +16,7 @@ from . import __version__
 from .errors import (FINDING, AuditorError, InternalError, InterruptedRun, OptionError, Terminated,
                      TerminatedRun, exit_status_help)
 from .presets import PRESETS, parse_floats, parse_shape
-from .recipe import START_SCALES, Recipe, ScanSettings
+from .recipe import SEARCHES, START_SCALES, Recipe, ScanSettings
 
 
 class _Parsed(click.ParamType):
@@ -203,27 +203,33 @@ def scan_options(command):
                      show_default=True, help="Optimisation steps per class."),
         click.option("--scan-starts", type=click.IntRange(min=1), default=defaults.images_per_class,
                      show_default=True, help="Random starting images per class."),
-        click.option("--scan-from", type=_Parsed("kinds", _start_kinds),
+        click.option("--scan-from", type=_Parsed("kinds", _some_of(START_SCALES)),
                      default=",".join(defaults.starts), show_default=True,
                      help=f"Kinds of starting image, comma-separated: {', '.join(START_SCALES)} "
-                          f"(dark: pixels in [0, 0.2]); the verdict corrects for each kind looked at."),
+                          f"(dark: pixels in [0, 0.2])."),
+        click.option("--scan-search", type=_Parsed("searches", _some_of(SEARCHES)),
+                     default=",".join(defaults.searches), show_default=True,
+                     help="How starts move towards each class, comma-separated: dense (small steps "
+                          "on every pixel) or sparse (large steps on a few pixels). Each kind of "
+                          "start is searched each way; the verdict corrects for every look."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _start_kinds(text: str) -> tuple[str, ...]:
-    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
-    unknown = [k for k in kinds if k not in START_SCALES]
-    if unknown or not kinds:
-        raise ValueError(f"expected some of {', '.join(START_SCALES)}, comma-separated")
-    return kinds
+def _some_of(names):
+    def parse(text: str) -> tuple[str, ...]:
+        chosen = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+        if not chosen or any(k not in names for k in chosen):
+            raise ValueError(f"expected some of {', '.join(names)}, comma-separated")
+        return chosen
+    return parse
 
 
-def _scan_settings(alpha, scan_steps, scan_starts, scan_from, seed):
+def _scan_settings(alpha, scan_steps, scan_starts, scan_from, scan_search, seed):
     return ScanSettings(images_per_class=scan_starts, steps=scan_steps, alpha=alpha, seed=seed,
-                        starts=scan_from)
+                        starts=scan_from, searches=scan_search)
 
 
 _DEVICE = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
@@ -261,14 +267,14 @@ def _json_path(flag: str, text: str):
 @handle_errors
 def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, recipe_name,
           device, report_path, residual_scan, fail_on_residual, alpha, scan_steps, scan_starts,
-          scan_from, checkpoint_path, checkpoint_every, resume, quiet, **overrides):
+          scan_from, scan_search, checkpoint_path, checkpoint_every, resume, quiet, **overrides):
     """Erase any backdoor from MODEL (.onnx or TorchScript) and write a clean ONNX model."""
     from .rendering import run_clean
 
     recipe = _recipe(recipe_name, overrides)
     if fail_on_residual and not residual_scan:
         raise click.BadParameter("--fail-on-residual needs the residual scan", param_hint="--no-residual-scan")
-    settings = (_scan_settings(alpha, scan_steps, scan_starts, scan_from, recipe.seed)
+    settings = (_scan_settings(alpha, scan_steps, scan_starts, scan_from, scan_search, recipe.seed)
                 if residual_scan else None)
     report = run_clean(model, out_path, recipe=recipe, device=device, report_path=report_path,
                        quiet=quiet, residual_scan=settings, checkpoint=checkpoint_path,
@@ -293,17 +299,18 @@ def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, 
 @_QUIET
 @handle_errors
 def scan(model, preset, mean, std, input_shape, layout, output_name, alpha, scan_steps,
-         scan_starts, scan_from, device, seed, report_path, sarif_path, figures_dir, quiet):
+         scan_starts, scan_from, scan_search, device, seed, report_path, sarif_path, figures_dir,
+         quiet):
     """Is MODEL backdoored? A data-free verdict; exit 1 when a backdoor is suspected.
 
-    For each class, noise images (uniform, then dark) take a few small steps up its logit
-    margin; a backdoor target's margin rises abnormally far against the other classes (after
-    MM-BD). The kind of start where one class stands out most decides, corrected for looking
-    at each kind.
+    For each class, noise images (uniform, then dark) take a few steps up its logit margin,
+    small ones on every pixel and then large ones on a few pixels; a backdoor target's margin
+    rises abnormally far against the other classes (after MM-BD). The look where one class
+    stands out most decides, corrected for the number of looks.
     """
     from .rendering import run_scan
 
-    settings = _scan_settings(alpha, scan_steps, scan_starts, scan_from, seed)
+    settings = _scan_settings(alpha, scan_steps, scan_starts, scan_from, scan_search, seed)
     suspected = run_scan(model, settings=settings, device=device, report_path=report_path,
                          sarif_path=sarif_path, figures_dir=figures_dir, quiet=quiet,
                          **_preprocessing(preset, mean, std, input_shape, layout, output_name))

@@ -20,9 +20,11 @@ spread, so its p-value is simulated once per K (see `NullModel` for why not MM-B
 The same is done again from dark noise (pixels in [0, 0.2]): on the detection zoo every
 planted trigger sent every dark start to its target, while from uniform noise some triggers
 did not fire and a natural class (Fashion-MNIST's bag) stood out in clean and backdoored
-models alike (benchmarks/results/detection-starts.md). The verdict is the kind of start whose
-largest class stands out most, its p-value Šidák-corrected for looking at each kind (see
-`strongest`). A model is suspected when that p < alpha. The library never prints; `on_step`
+models alike (benchmarks/results/detection-starts.md). Each kind of start is also searched
+sparsely: a few pixels moved far, the shape of a patch trigger, which small steps on every
+pixel do not reach in 20 steps. The verdict is the look (kind of start, search) whose largest
+class stands out most, its p-value Šidák-corrected for the looks (see `strongest`). A model is
+suspected when that p < alpha. The library never prints; `on_step`
 reports progress.
 """
 
@@ -98,14 +100,19 @@ class Verdict:
     null: NullModel
     class_p_values: list[float]  # each class's score read as the largest: ranks the classes
     starts: str = "noise"        # the kind of starting image (START_SCALES)
-    looked: int = 1              # kinds of start looked at: p-values corrected for as many
+    search: str = "dense"        # how the starts were moved (recipe.SEARCHES)
+    looked: int = 1              # looks (kinds of start × searches): p-values corrected for as many
+
+    @property
+    def look(self) -> str:
+        return f"{self.starts}/{self.search}"
 
     def as_dict(self) -> dict:
         return {"suspected": self.suspected, "target": self.suspect if self.suspected else None,
                 "largest_class": self.suspect, "p_value": self.p_value, "alpha": self.alpha,
-                "starts": self.starts, "looked": self.looked,
-                "statistic": f"mean logit margin after a few steps from {self.starts} images, "
-                             f"scored against the others",
+                "starts": self.starts, "search": self.search, "looked": self.looked,
+                "statistic": f"mean logit margin after a few {self.search} steps from "
+                             f"{self.starts} images, scored against the others",
                 "per_class": [{"class": k, "margin": m, "score": z, "p_value": p} for k, (m, z, p)
                               in enumerate(zip(self.statistics, self.scores, self.class_p_values))],
                 "null": {"distribution": "normal, mean and deviation of the other classes",
@@ -130,14 +137,13 @@ def verdict(statistics, alpha: float) -> Verdict:
 
 
 def strongest(verdicts: dict[str, Verdict]) -> Verdict:
-    """The verdict of the kind of start whose largest class stands out most, its p-values
-    Šidák-corrected for the F kinds looked at: p = 1 − (1 − p_min)^F, exact for independent
-    looks and conservative for positively dependent ones, as two looks at one model may be."""
+    """The verdict of the look whose largest class stands out most, its p-values Šidák-corrected
+    for the F looks: p = 1 − (1 − p_min)^F, exact for independent looks and conservative for
+    positively dependent ones, as several looks at one model may be."""
     looked = len(verdicts)
-    starts = min(verdicts, key=lambda name: verdicts[name].p_value)
-    best = verdicts[starts]
+    best = min(verdicts.values(), key=lambda v: v.p_value)
     p = 1 - (1 - best.p_value) ** looked
-    return dataclasses.replace(best, p_value=p, suspected=p < best.alpha, starts=starts, looked=looked,
+    return dataclasses.replace(best, p_value=p, suspected=p < best.alpha, looked=looked,
                                class_p_values=[1 - (1 - q) ** looked for q in best.class_p_values])
 
 
@@ -155,27 +161,27 @@ class Inversion:
 
 
 def invert_classes(model: nn.Module, spec: InputSpec, settings: ScanSettings, *,
-                   starts: str = "noise", device: torch.device | str = "cpu",
+                   starts: str = "noise", search: str = "dense", device: torch.device | str = "cpu",
                    on_step: Callable[[int, int], None] | None = None) -> Inversion:
     """Push noise images (uniform in [0, START_SCALES[starts]]) towards each class for a few
-    small steps (Adam on the pixels, clamped to [0, 1]); model: normalised NCHW → logits.
+    steps of `search` (see `_SEARCHES`), pixels kept in [0, 1]; model: normalised NCHW → logits.
 
     Each image's loss is its own, so the batch is run in chunks that bound memory (a
     thousand-class 224 × 224 model would otherwise hold every start's activations at once),
-    with gradients accumulated before one Adam step: the same steps as one batch."""
+    with gradients accumulated before one step: the same steps as one batch."""
     k = spec.num_classes
     n = starts_per_class(settings, k)
     generator = torch.Generator().manual_seed(settings.seed)
     first = (START_SCALES[starts] * torch.rand(k * n, *spec.shape, generator=generator)).to(device)
     pixels = first.clone().requires_grad_(True)
     labels = torch.arange(k, device=device).repeat_interleave(n)
-    optimizer = torch.optim.Adam([pixels], lr=settings.lr)
+    step_towards = _SEARCHES[search](pixels, first, settings)
     model.requires_grad_(False)
     for step in range(settings.steps):
-        optimizer.zero_grad(set_to_none=True)
+        pixels.grad = None
         for margin in _chunked_margins(model, spec, pixels, labels):
             (-margin.sum()).backward()
-        optimizer.step()
+        step_towards()
         if on_step is not None:
             on_step(step + 1, settings.steps)
     with torch.no_grad():
@@ -183,6 +189,39 @@ def invert_classes(model: nn.Module, spec: InputSpec, settings: ScanSettings, *,
         margin = torch.cat(list(_chunked_margins(model, spec, images, labels)))
     shift = (images - first).view(k, n, *spec.shape).mean(1)
     return Inversion(margin.view(k, n).cpu(), images.view(k, n, *spec.shape).cpu(), shift.cpu())
+
+
+def _dense_search(pixels: torch.Tensor, first: torch.Tensor, settings: ScanSettings):
+    """Adam on every pixel: each moves about lr a step, so 20 steps reach a blend's small change
+    of the whole image but not a patch's large change of a few pixels."""
+    optimizer = torch.optim.Adam([pixels], lr=settings.lr)
+    return optimizer.step
+
+
+def _sparse_search(pixels: torch.Tensor, first: torch.Tensor, settings: ScanSettings):
+    """Projected gradient ascent under an L0 bound (as in Croce & Hein's sparse attacks): a step
+    along the gradient scaled so its largest entry moves `sparse_step`, then every location but
+    the `sparse_pixels` that moved most from the start is put back. On the detection zoo this
+    found BadNets corners that the dense search's 0.2 per pixel could not reach."""
+    keep = sparse_pixels(settings, first.shape[-2:])
+
+    @torch.no_grad()
+    def step():
+        ascent = -pixels.grad
+        ascent /= ascent.abs().flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        moved = (pixels + settings.sparse_step * ascent).clamp(0, 1) - first
+        largest = moved.abs().sum(1).flatten(1).topk(keep, dim=1).indices
+        support = torch.zeros_like(moved[:, 0]).flatten(1).scatter_(1, largest, 1.0)
+        pixels.copy_(first + moved * support.view(len(moved), 1, *moved.shape[2:]))
+    return step
+
+
+_SEARCHES = {"dense": _dense_search, "sparse": _sparse_search}
+
+
+def sparse_pixels(settings: ScanSettings, size) -> int:
+    """Locations the sparse search may change: a share of the image, at least `sparse_min`."""
+    return min(math.prod(size), max(settings.sparse_min, round(settings.sparse_share * math.prod(size))))
 
 
 _CHUNK_VALUES = 1 << 24   # input values per forward pass: 111 images of 3 × 224 × 224
@@ -213,16 +252,21 @@ def class_margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 @dataclasses.dataclass
 class ScanResult:
-    verdict: Verdict                # the strongest kind of start's, corrected (`strongest`)
-    inversion: Inversion            # from that kind of start
+    verdict: Verdict                # the strongest look's, corrected (`strongest`)
+    inversion: Inversion            # from that look
     settings: ScanSettings
     seconds: float
-    by_starts: dict[str, Verdict]   # each kind of start's own, uncorrected
+    by_look: dict[str, Verdict]     # each look's own ("dark/sparse": Verdict.look), uncorrected
 
     def as_dict(self) -> dict:
         return {**self.verdict.as_dict(), "settings": dataclasses.asdict(self.settings),
                 "seconds": self.seconds,
-                "by_starts": {name: v.as_dict() for name, v in self.by_starts.items()}}
+                "by_look": {name: v.as_dict() for name, v in self.by_look.items()}}
+
+
+def looks(settings: ScanSettings) -> list[tuple[str, str]]:
+    """(kind of start, search) pairs the scan runs, every kind of start searched each way."""
+    return [(starts, search) for search in settings.searches for starts in settings.starts]
 
 
 def scan_classifier(model: nn.Module, spec: InputSpec, settings: ScanSettings = ScanSettings(), *,
@@ -232,14 +276,17 @@ def scan_classifier(model: nn.Module, spec: InputSpec, settings: ScanSettings = 
     model = model.to(device).eval()
     to_channels_last_checked(model, spec, device)
     inversions, verdicts = {}, {}
-    for i, starts in enumerate(settings.starts):
+    pairs = looks(settings)
+    for i, (starts, search) in enumerate(pairs):
         step = None if on_step is None else (
-            lambda done, total, i=i: on_step(i * total + done, len(settings.starts) * total))
-        inversions[starts] = invert_classes(model, spec, settings, starts=starts, device=device,
-                                            on_step=step)
-        verdicts[starts] = verdict(inversions[starts].statistics, settings.alpha)
+            lambda done, total, i=i: on_step(i * total + done, len(pairs) * total))
+        inversion = invert_classes(model, spec, settings, starts=starts, search=search,
+                                   device=device, on_step=step)
+        found = dataclasses.replace(verdict(inversion.statistics, settings.alpha), starts=starts,
+                                    search=search)
+        inversions[found.look], verdicts[found.look] = inversion, found
     best = strongest(verdicts)
-    return ScanResult(best, inversions[best.starts], settings, time.perf_counter() - start, verdicts)
+    return ScanResult(best, inversions[best.look], settings, time.perf_counter() - start, verdicts)
 
 
 def scan_model(model_path, settings: ScanSettings = ScanSettings(), *, device: str = "auto",

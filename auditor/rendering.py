@@ -28,7 +28,7 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
               checkpoint_every: int = 10, resume: bool = False, **preprocessing) -> dict:
     """Returns the report; report["residual"]["suspected"] says whether evidence is left."""
     _check_writable(report_path)
-    steps = residual_scan.steps if residual_scan is not None else 0
+    steps = residual_scan.total_steps if residual_scan is not None else 0
     rule = recipe.stop_rule()
     erasing_progress = Progress("erasing", recipe.iterations, describe=_describe_erasing,
                                 quiet=quiet, capped=rule.active,
@@ -153,13 +153,14 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
     """Prints the verdict and the per-class table; returns whether a backdoor is suspected."""
     for path in (report_path, sarif_path):
         _check_writable(path)
-    with Progress("scanning", settings.steps * len(settings.starts), describe=_no_figures,
+    with Progress("scanning", settings.total_steps, describe=_no_figures,
                   quiet=quiet) as update:
         loaded, result = scan_model(model, settings, device=device,
                                     on_step=update and (lambda done, total: update(done, {})),
                                     **preprocessing)
     v = result.verdict
-    looked = f"from {v.starts} starts" + (f", corrected for {v.looked} kinds" if v.looked > 1 else "")
+    looked = f"{v.search} search from {v.starts} starts" + (
+        f", corrected for {v.looked} looks" if v.looked > 1 else "")
     if v.suspected:
         click.echo(f"verdict: BACKDOOR SUSPECTED, target class {v.suspect} "
                    f"(p = {v.p_value:.3g} < alpha {v.alpha}; {looked})")
@@ -172,13 +173,14 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
             for k in order[:_SHOWN_CLASSES]])
     if len(order) > _SHOWN_CLASSES:
         click.echo(f"({len(order) - _SHOWN_CLASSES} more classes in --report)")
-    others = "; ".join(f"from {name} starts class {w.suspect}, p = {w.p_value:.3g} uncorrected"
-                       for name, w in result.by_starts.items())
-    click.echo(f"{others}\nscanned {len(v.statistics)} classes x {result.inversion.margins.shape[1]} "
-               f"starts x {settings.steps} steps x {len(settings.starts)} kinds of start "
-               f"in {result.seconds:.1f} s")
+    others = "; ".join(f"{name}: class {w.suspect}, p = {w.p_value:.3g} uncorrected"
+                       for name, w in result.by_look.items())
+    click.echo(f"looks (start/search): {others}\nscanned {len(v.statistics)} classes x "
+               f"{result.inversion.margins.shape[1]} starts x {settings.steps} steps x "
+               f"{len(result.by_look)} looks in {result.seconds:.1f} s")
     report = {"tool": {"name": "auditor", "version": __version__,
-                       "method": "class margins reached from noise and dark noise (after MM-BD)"},
+                       "method": "class margins reached from noise and dark noise, by dense and "
+                                 "sparse search (after MM-BD)"},
               "model": {"path": str(model), "sha256": loaded.sha256,
                         "format": loaded.source_format},
               "input": dataclasses.asdict(loaded.spec), **result.as_dict()}
@@ -189,8 +191,8 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
     if sarif_path is not None:
         findings = [] if not v.suspected else [{
             "rule": "backdoor-suspected",
-            "message": f"{model}: {v.starts} noise images move to class {v.suspect} with a "
-                       f"mean margin of "
+            "message": f"{model}: images from {v.starts} starts, moved by a {v.search} search, "
+                       f"reach class {v.suspect} with a mean margin of "
                        f"{v.statistics[v.suspect]:.2f}, improbable for a clean model "
                        f"(p = {v.p_value:.3g} < {v.alpha}): a backdoor target is suspected",
             "properties": {"target": v.suspect, "p_value": v.p_value}}]

@@ -14,7 +14,8 @@ SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sar
 RULES = {
     "backdoor-suspected": (
         "A class is abnormally easy to reach from noise",
-        "For each class, noise images took a few small steps up that class's logit margin; one "
+        "For each class, noise images took a few steps up that class's logit margin (small "
+        "steps on every pixel, or large ones on a few pixels); one "
         "class's mean margin is improbably far above the other classes' (after MM-BD). A "
         "backdoor target behaves this way. Clean the model (auditor clean) or reject it."),
     "residual-backdoor": (

@@ -1,5 +1,6 @@
 """The scan's statistic and null model, its verdict on real models, SARIF, figures."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -46,27 +47,31 @@ def test_a_sample_from_the_null_is_flagged_at_the_stated_rate(alpha):
     assert abs(flagged / n - alpha) <= 4 * np.sqrt(alpha * (1 - alpha) / n) + 1e-3
 
 
-def test_the_kind_of_start_that_stands_out_most_decides_corrected_for_each_kind():
+def test_the_look_that_stands_out_most_decides_corrected_for_each_look():
     rng = np.random.default_rng(1)
     flat = rng.normal(10, 1, 10)
     planted = flat.copy()
     planted[4] += 12
-    by_starts = {"noise": verdict(flat, 0.05), "dark": verdict(planted, 0.05)}
-    v = strongest(by_starts)
-    assert (v.starts, v.looked, v.suspect, v.suspected) == ("dark", 2, 4, True)
-    assert v.p_value == pytest.approx(1 - (1 - by_starts["dark"].p_value) ** 2)
+    by_look = {"noise/dense": verdict(flat, 0.05),
+               "dark/sparse": dataclasses.replace(verdict(planted, 0.05), starts="dark",
+                                                  search="sparse"),
+               "dark/dense": verdict(rng.normal(10, 1, 10), 0.05)}
+    v = strongest(by_look)
+    assert (v.look, v.looked, v.suspect, v.suspected) == ("dark/sparse", 3, 4, True)
+    assert v.p_value == pytest.approx(1 - (1 - by_look["dark/sparse"].p_value) ** 3)
     assert v.class_p_values[4] == pytest.approx(v.p_value)
-    assert v.statistics == by_starts["dark"].statistics
-    alone = strongest({"noise": by_starts["noise"]})
-    assert alone.p_value == by_starts["noise"].p_value and alone.looked == 1
+    assert v.statistics == by_look["dark/sparse"].statistics
+    alone = strongest({"noise/dense": by_look["noise/dense"]})
+    assert alone.p_value == by_look["noise/dense"].p_value and alone.looked == 1
 
 
-def test_two_kinds_of_start_from_the_null_are_flagged_at_the_stated_rate():
-    """Šidák's correction is exact for independent looks: two fresh null samples a model."""
-    rng = np.random.default_rng(2024)
+@pytest.mark.parametrize("looks", [2, 4])
+def test_several_looks_from_the_null_are_flagged_at_the_stated_rate(looks):
+    """Šidák's correction is exact for independent looks: fresh null samples for each look."""
+    rng = np.random.default_rng(2024 + looks)
     n, alpha = 3000, 0.05
-    flagged = sum(strongest({kind: verdict(rng.normal(rng.uniform(-20, 80), rng.uniform(0.5, 20), 10),
-                                           alpha) for kind in ("noise", "dark")}).suspected
+    flagged = sum(strongest({look: verdict(rng.normal(rng.uniform(-20, 80), rng.uniform(0.5, 20), 10),
+                                           alpha) for look in range(looks)}).suspected
                   for _ in range(n))
     assert abs(flagged / n - alpha) <= 4 * np.sqrt(alpha * (1 - alpha) / n) + 1e-3
 
@@ -84,6 +89,43 @@ def test_dark_starts_are_noise_in_a_fifth_of_the_range():
     assert noise.max() > 0.9 and abs(noise.mean().item() - 0.5) < 0.05
 
 
+def _corner_shortcut(size: int = 12, classes: int = 4, target: int = 2):
+    """A linear classifier whose `target` answers to a 2 × 2 corner only: what a BadNets patch
+    teaches, with nothing else in the image pointing there."""
+    from auditor.input_spec import InputSpec
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(size * size, classes)
+    with torch.no_grad():
+        linear.weight.normal_(0, 0.05)
+        linear.weight[target] = 0.0
+        corner = torch.zeros(size, size)
+        corner[-2:, -2:] = 1.0
+        linear.weight[target] = 4.0 * corner.flatten()
+        linear.bias.zero_()
+    return torch.nn.Sequential(torch.nn.Flatten(), linear), InputSpec(1, size, size, classes)
+
+
+def test_the_sparse_search_changes_a_few_pixels_by_much_and_finds_a_corner():
+    from auditor.detection import invert_classes, sparse_pixels
+
+    model, spec = _corner_shortcut()
+    settings = ScanSettings(images_per_class=16, steps=10, sparse_min=4)
+    assert sparse_pixels(settings, (12, 12)) == 4
+    assert sparse_pixels(ScanSettings(), (224, 224)) == round(0.0115 * 224 * 224)
+    first = invert_classes(model, spec, dataclasses.replace(settings, steps=1, lr=0.0),
+                           starts="dark").images
+    sparse = invert_classes(model, spec, settings, starts="dark", search="sparse")
+    dense = invert_classes(model, spec, settings, starts="dark", search="dense")
+    changed = (sparse.images - first).abs().flatten(2)
+    assert ((changed > 1e-6).sum(2) <= 4).all()                  # at most 4 pixels an image
+    assert 0 <= sparse.images.min() and sparse.images.max() <= 1
+    assert changed[2].amax(1).min() > 0.5                        # by much, not by lr a step
+    on_corner = sparse.images[2, :, 0, -2:, -2:]
+    assert on_corner.mean() > 0.9                                # the target's starts lit it
+    assert sparse.margins[2].mean() > dense.margins[2].mean() + 5
+
+
 def test_p_values_fall_as_the_score_rises():
     ps = [p_value(z, 10) for z in (0.0, 2.0, 3.0, 4.0, 6.0)]
     assert ps == sorted(ps, reverse=True) and ps[0] > 0.9 and ps[-1] < 0.01
@@ -95,7 +137,8 @@ def test_the_bundled_backdoor_target_stands_out():
     model = Classifier(loaded.net, loaded.spec, loaded.output_index)
     result = scan_classifier(model, loaded.spec, ScanSettings())
     stats = result.verdict.statistics
-    assert list(result.by_starts) == ["noise", "dark"] and result.verdict.looked == 2
+    assert list(result.by_look) == ["noise/dense", "dark/dense", "noise/sparse", "dark/sparse"]
+    assert result.verdict.looked == 4
     assert result.verdict.suspect == example.target
     assert stats[example.target] > 1.25 * sorted(stats)[-2]    # far above every other class
     assert result.inversion.images.shape == (10, 32, 1, 16, 16)

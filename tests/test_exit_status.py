@@ -61,7 +61,8 @@ def test_scan_exit_0_without_evidence_and_1_with_it(tmp_path, planted):
     assert result.stderr.strip().startswith("auditor: backdoor suspected")
     payload = json.loads(report.read_text())
     assert payload["suspected"] and payload["target"] == 6 and len(payload["per_class"]) == 10
-    assert payload["looked"] == 2 and set(payload["by_starts"]) == {"noise", "dark"}
+    assert payload["looked"] == 4 and set(payload["by_look"]) == {
+        "noise/dense", "dark/dense", "noise/sparse", "dark/sparse"}
     (finding,) = json.loads(sarif.read_text())["runs"][0]["results"]
     assert finding["ruleId"] == "backdoor-suspected" and finding["properties"]["target"] == 6
 
@@ -80,6 +81,8 @@ def test_scan_errors_have_their_own_statuses(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "--alpha" in result.output
     result = run("scan", model, "--scan-from", "noise,bright")
     assert result.exit_code == 2 and "--scan-from" in result.output
+    result = run("scan", model, "--scan-search", "dense,greedy")
+    assert result.exit_code == 2 and "--scan-search" in result.output
     one_line_error(run("scan", tmp_path / "absent.onnx"), 3, "no such file")
     one_line_error(run("scan", _text_model(tmp_path)), 4, "--input-shape")
     one_line_error(run("scan", _custom_op_model(tmp_path)), 5, "Frobnicate-1")

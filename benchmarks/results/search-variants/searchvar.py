@@ -1,0 +1,68 @@
+"""Per-class scan statistics under search variants, one JSON line per zoo model (issue 11).
+
+The script that chose the sparse search, kept as it ran (2026-11-29): its own copies of the
+dense (Adam) and sparse (L0) searches, later moved into auditor/detection.py. Usage:
+    python searchvar.py OUT.jsonl MODEL_NAME...   (names of benchmarks/out/zoo entries)
+score.py reads its output."""
+import json, sys, time
+from pathlib import Path
+import numpy as np, torch
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / "benchmarks"))
+import zoo
+from auditor.detection import class_margin
+from auditor.loading import Classifier, load_model
+torch.set_num_threads(1)
+
+def margins(model, spec, x, labels):
+    return class_margin(model(spec.normalise(x.clamp(0, 1))), labels)
+
+def adam_search(model, spec, x0, labels, lr, steps, marks):
+    x = x0.clone().requires_grad_(True); opt = torch.optim.Adam([x], lr=lr); out = {}
+    for s in range(1, steps + 1):
+        opt.zero_grad(); (-margins(model, spec, x, labels).sum()).backward(); opt.step()
+        if s in marks:
+            with torch.no_grad(): out[s] = margins(model, spec, x, labels)
+    return out
+
+def sparse_search(model, spec, x0, labels, k, eta, steps, marks):
+    """L0-PGD: step along the gradient scaled by its largest entry, keep the k locations with the
+    largest change, stay in the box."""
+    d = torch.zeros_like(x0); out = {}
+    for s in range(1, steps + 1):
+        d.requires_grad_(True)
+        g, = torch.autograd.grad(margins(model, spec, x0 + d, labels).sum(), d)
+        with torch.no_grad():
+            g = g / g.abs().flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+            d = ((x0 + d + eta * g).clamp(0, 1) - x0)
+            mag = d.abs().sum(1).flatten(1)
+            keep = torch.zeros_like(mag).scatter_(1, mag.topk(k, 1).indices, 1.0)
+            d = d * keep.view(len(d), 1, *d.shape[2:])
+            if s in marks: out[s] = margins(model, spec, x0 + d, labels)
+    return out
+
+def run(name):
+    meta = json.loads((zoo.CACHE / name / "meta.json").read_text())
+    loaded = load_model(meta["model"], mean=(0.1307,), std=(0.3081,))
+    spec = loaded.spec; K = spec.num_classes; n = 32
+    model = Classifier(loaded.net, spec, loaded.output_index).eval().requires_grad_(False)
+    labels = torch.arange(K).repeat_interleave(n)
+    g = torch.Generator().manual_seed(0)
+    row = {"name": name, "backdoored": meta["attack"] is not None, "target": meta.get("target", 0), "attack": meta["attack"]}
+    t0 = time.time()
+    for fam, scale in (("dark", 0.2), ("noise", 1.0)):
+        x0 = scale * torch.rand(K * n, *spec.shape, generator=g)
+        for lr in (0.01, 0.04):
+            for s, m in adam_search(model, spec, x0, labels, lr, 20, {10, 20}).items():
+                row[f"{fam}-adam{lr}-{s}"] = m.view(K, n).mean(1).tolist()
+        for k in (9, 25):
+            for s, m in sparse_search(model, spec, x0, labels, k, 0.25, 20, {10, 20}).items():
+                row[f"{fam}-l0k{k}-{s}"] = m.view(K, n).mean(1).tolist()
+    row["seconds"] = time.time() - t0
+    return row
+
+if __name__ == "__main__":
+    out = open(sys.argv[1], "a")
+    for name in sys.argv[2:]:
+        r = run(name); out.write(json.dumps(r) + "\n"); out.flush()
+        print(name, f"{r['seconds']:.0f}s", flush=True)
