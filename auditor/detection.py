@@ -166,29 +166,46 @@ def invert_classes(model: nn.Module, spec: InputSpec, settings: ScanSettings, *,
     """Push noise images (uniform in [0, START_SCALES[starts]]) towards each class for a few
     steps of `search` (see `_SEARCHES`), pixels kept in [0, 1]; model: normalised NCHW → logits.
 
-    Each image's loss is its own, so the batch is run in chunks that bound memory (a
-    thousand-class 224 × 224 model would otherwise hold every start's activations at once),
-    with gradients accumulated before one step: the same steps as one batch."""
+    Each image's search is its own (Adam's state is per pixel, the sparse search's support per
+    image), so the classes are searched in blocks of at most _BLOCK_VALUES input values, one
+    after another: a thousand-class 224 × 224 model's 4,000 starts would otherwise hold six
+    copies of 2.4 GB (pixels, gradient, optimiser state, starts, result). Within a block, the
+    batch is run in chunks that bound activations, with gradients accumulated before one step:
+    the same steps as one batch. Small models are one block, their starts one draw."""
     k = spec.num_classes
     n = starts_per_class(settings, k)
     generator = torch.Generator().manual_seed(settings.seed)
-    first = (START_SCALES[starts] * torch.rand(k * n, *spec.shape, generator=generator)).to(device)
-    pixels = first.clone().requires_grad_(True)
-    labels = torch.arange(k, device=device).repeat_interleave(n)
-    step_towards = _SEARCHES[search](pixels, first, settings)
+    classes_per_block = max(1, _BLOCK_VALUES // (n * math.prod(spec.shape)))
+    blocks = [range(c, min(k, c + classes_per_block)) for c in range(0, k, classes_per_block)]
+    margins = torch.empty(k, n)
+    images = torch.empty(k, n, *spec.shape)
+    shift = torch.empty(k, *spec.shape)
     model.requires_grad_(False)
-    for step in range(settings.steps):
-        pixels.grad = None
-        for margin in _chunked_margins(model, spec, pixels, labels):
-            (-margin.sum()).backward()
-        step_towards()
-        if on_step is not None:
-            on_step(step + 1, settings.steps)
-    with torch.no_grad():
-        images = pixels.detach().clamp(0, 1)
-        margin = torch.cat(list(_chunked_margins(model, spec, images, labels)))
-    shift = (images - first).view(k, n, *spec.shape).mean(1)
-    return Inversion(margin.view(k, n).cpu(), images.view(k, n, *spec.shape).cpu(), shift.cpu())
+    for b, block in enumerate(blocks):
+        rows = slice(block.start, block.stop)
+        first = (START_SCALES[starts] * torch.rand(len(block) * n, *spec.shape,
+                                                   generator=generator)).to(device)
+        pixels = first.clone().requires_grad_(True)
+        labels = torch.arange(block.start, block.stop, device=device).repeat_interleave(n)
+        step_towards = _SEARCHES[search](pixels, first, settings)
+        for step in range(settings.steps):
+            pixels.grad = None
+            for margin in _chunked_margins(model, spec, pixels, labels):
+                (-margin.sum()).backward()
+            step_towards()
+            if on_step is not None:   # in whole steps of the scan: blocks share each step
+                on_step((b * settings.steps + step + 1) // len(blocks), settings.steps)
+        with torch.no_grad():
+            reached = pixels.detach().clamp_(0, 1)
+            margins[rows] = torch.cat(list(_chunked_margins(model, spec, reached, labels))
+                                       ).view(len(block), n).cpu()
+            shift[rows] = (reached - first).view(len(block), n, *spec.shape).mean(1).cpu()
+            images[rows] = reached.view(len(block), n, *spec.shape).cpu()
+        del first, pixels, step_towards
+    return Inversion(margins, images, shift)
+
+
+_BLOCK_VALUES = 1 << 26   # input values searched at once: 445 starts of 3 × 224 × 224
 
 
 def _dense_search(pixels: torch.Tensor, first: torch.Tensor, settings: ScanSettings):
@@ -275,7 +292,7 @@ def scan_classifier(model: nn.Module, spec: InputSpec, settings: ScanSettings = 
     start = time.perf_counter()
     model = model.to(device).eval()
     to_channels_last_checked(model, spec, device)
-    inversions, verdicts = {}, {}
+    verdicts, kept = {}, None   # only the strongest look's inversion is kept: each can be GBs
     pairs = looks(settings)
     for i, (starts, search) in enumerate(pairs):
         step = None if on_step is None else (
@@ -284,9 +301,12 @@ def scan_classifier(model: nn.Module, spec: InputSpec, settings: ScanSettings = 
                                    device=device, on_step=step)
         found = dataclasses.replace(verdict(inversion.statistics, settings.alpha), starts=starts,
                                     search=search)
-        inversions[found.look], verdicts[found.look] = inversion, found
-    best = strongest(verdicts)
-    return ScanResult(best, inversions[best.look], settings, time.perf_counter() - start, verdicts)
+        verdicts[found.look] = found
+        if kept is None or found.p_value < verdicts[kept[0]].p_value:
+            kept = (found.look, inversion)
+        del inversion
+    best = strongest(verdicts)   # the first smallest p-value, as `kept`
+    return ScanResult(best, kept[1], settings, time.perf_counter() - start, verdicts)
 
 
 def scan_model(model_path, settings: ScanSettings = ScanSettings(), *, device: str = "auto",

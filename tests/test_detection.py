@@ -126,6 +126,29 @@ def test_the_sparse_search_changes_a_few_pixels_by_much_and_finds_a_corner():
     assert sparse.margins[2].mean() > dense.margins[2].mean() + 5
 
 
+def test_classes_are_searched_in_blocks_that_bound_memory(monkeypatch):
+    """Three classes a block (of 8 starts of 12 × 12): every class's margin, image and shift
+    comes from its own block, and progress still counts whole steps of the scan."""
+    from auditor import detection
+
+    model, spec = _corner_shortcut(classes=10, target=7)
+    monkeypatch.setattr(detection, "_BLOCK_VALUES", 3 * 8 * 144)
+    settings = ScanSettings(images_per_class=8, steps=6, sparse_min=4)
+    steps = []
+    found = detection.invert_classes(model, spec, settings, starts="dark", search="sparse",
+                                     on_step=lambda done, total: steps.append((done, total)))
+    assert steps[-1] == (6, 6) and [d for d, _ in steps] == sorted(d for d, _ in steps)
+    assert len(steps) == 4 * 6                                  # four blocks of six steps
+    labels = torch.arange(10).repeat_interleave(8)
+    with torch.no_grad():
+        again = class_margin(model(spec.normalise(found.images.flatten(0, 1))), labels)
+    torch.testing.assert_close(found.margins.flatten(), again)
+    assert found.images[7, :, 0, -2:, -2:].mean() > 0.9         # the corner, from its block
+    assert found.images[:, 0].flatten(1).unique(dim=0).shape[0] == 10   # no block drew twice
+    assert found.mean_shift.shape == (10, 1, 12, 12)
+    assert found.mean_shift[7, 0, -2:, -2:].mean() > 0.7        # the target's starts all lit it
+
+
 def test_p_values_fall_as_the_score_rises():
     ps = [p_value(z, 10) for z in (0.0, 2.0, 3.0, 4.0, 6.0)]
     assert ps == sorted(ps, reverse=True) and ps[0] > 0.9 and ps[-1] < 0.01
