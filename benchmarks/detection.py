@@ -44,7 +44,8 @@ def scan(info: dict, extra: list[str]) -> dict:
             "target": info.get("target", zoo.TARGET),
             "model_acc": info["acc"], "model_asr": info["asr"], "exit": run.returncode,
             "flagged": payload["suspected"], "p_value": payload["p_value"],
-            "largest_class": payload["largest_class"], "seconds": seconds}
+            "largest_class": payload["largest_class"],
+            "look": f"{payload.get('starts')}/{payload.get('search')}", "seconds": seconds}
 
 
 def summary(rows: list[dict]) -> dict:
