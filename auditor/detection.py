@@ -185,24 +185,34 @@ def invert_classes(model: nn.Module, spec: InputSpec, settings: ScanSettings, *,
         rows = slice(block.start, block.stop)
         first = (START_SCALES[starts] * torch.rand(len(block) * n, *spec.shape,
                                                    generator=generator)).to(device)
-        pixels = first.clone().requires_grad_(True)
         labels = torch.arange(block.start, block.stop, device=device).repeat_interleave(n)
-        step_towards = _SEARCHES[search](pixels, first, settings)
-        for step in range(settings.steps):
-            pixels.grad = None
-            for margin in _chunked_margins(model, spec, pixels, labels):
-                (-margin.sum()).backward()
-            step_towards()
-            if on_step is not None:   # in whole steps of the scan: blocks share each step
-                on_step((b * settings.steps + step + 1) // len(blocks), settings.steps)
+        step = None if on_step is None else (   # in whole steps of the scan: blocks share each
+            lambda done, b=b: on_step((b * settings.steps + done) // len(blocks), settings.steps))
+        reached = search_from(model, spec, first, labels, settings, search, on_step=step)
         with torch.no_grad():
-            reached = pixels.detach().clamp_(0, 1)
             margins[rows] = torch.cat(list(_chunked_margins(model, spec, reached, labels))
                                        ).view(len(block), n).cpu()
             shift[rows] = (reached - first).view(len(block), n, *spec.shape).mean(1).cpu()
             images[rows] = reached.view(len(block), n, *spec.shape).cpu()
-        del first, pixels, step_towards
+        del first, reached
     return Inversion(margins, images, shift)
+
+
+def search_from(model: nn.Module, spec: InputSpec, first: torch.Tensor, labels: torch.Tensor,
+                settings: ScanSettings, search: str = "dense", *,
+                on_step: Callable[[int], None] | None = None) -> torch.Tensor:
+    """`settings.steps` steps of `search` from the pixels `first`, each image up its label's
+    margin; the pixels reached, in [0, 1]. The model's parameters need no gradient."""
+    pixels = first.clone().requires_grad_(True)
+    step_towards = _SEARCHES[search](pixels, first, settings)
+    for step in range(settings.steps):
+        pixels.grad = None
+        for margin in _chunked_margins(model, spec, pixels, labels):
+            (-margin.sum()).backward()
+        step_towards()
+        if on_step is not None:
+            on_step(step + 1)
+    return pixels.detach().clamp_(0, 1)
 
 
 _BLOCK_VALUES = 1 << 26   # input values searched at once: 445 starts of 3 × 224 × 224

@@ -82,12 +82,8 @@ def seed(row: dict) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+",
-                        help="zoo seeds to scan (default 0 1 2), or with --rows-from to keep")
+    zoo.zoo_options(parser, "zoo seeds to scan (default 0 1 2), or with --rows-from to keep")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--dataset", choices=["digits", "fashion"])
-    parser.add_argument("--varied-targets", action="store_true",
-                        help="the zoo's backdoors target classes 1-9, rotating, instead of class 0")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "detection.json")
     parser.add_argument("--rows-from", type=Path, nargs="+",
                         help="summarise the rows of earlier runs' JSON instead of scanning (a model "
@@ -95,11 +91,8 @@ def main() -> None:
     parser.add_argument("scan_options", nargs="*", help="passed to auditor scan (after --)")
     args = parser.parse_args()
     if args.rows_from:
-        by_name = {row["name"]: row for path in args.rows_from
-                   for row in json.loads(path.read_text())["rows"]}
-        rows = [r for r in by_name.values() if args.seeds is None or seed(r) in args.seeds]
+        rows = [r for r in zoo.rows_from(args.rows_from) if args.seeds is None or seed(r) in args.seeds]
     else:
-        args.seeds = args.seeds or [0, 1, 2]
         rows = scan_zoo(args)
     sets = {"all": rows, "tuning (digits, seed 0)": [r for r in rows if tuning(r)],
             "held out": [r for r in rows if not tuning(r)],
@@ -127,8 +120,7 @@ def main() -> None:
 
 
 def scan_zoo(args) -> list[dict]:
-    specs = [s for s in zoo.detection_zoo(args.seeds, varied_targets=args.varied_targets)
-             if args.dataset in (None, s.dataset)]
+    specs = zoo.chosen_specs(args)
     infos = []
     for spec in specs:
         start = time.perf_counter()

@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 import zoo  # noqa: E402
 from detection import auroc  # noqa: E402
 
-from auditor.detection import class_margin, strongest, verdict  # noqa: E402
+from auditor.detection import ScanSettings, class_margin, search_from, strongest, verdict  # noqa: E402
 from auditor.loading import Classifier, load_model  # noqa: E402
 
 FAMILIES = ("noise", "dark", "grey", "smooth")
@@ -69,14 +69,9 @@ def starts(family: str, shape, generator: torch.Generator) -> torch.Tensor:
 def reached_margins(model, spec, images: torch.Tensor, k: int) -> float:
     """The mean margin of class k after STEPS Adam steps from `images`, as the scan takes them."""
     labels = torch.full((len(images),), k, dtype=torch.long)
-    pixels = images.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([pixels], lr=LR)
-    for _ in range(STEPS):
-        optimizer.zero_grad()
-        (-class_margin(model(spec.normalise(pixels.clamp(0, 1))), labels).sum()).backward()
-        optimizer.step()
+    reached = search_from(model, spec, images, labels, ScanSettings(steps=STEPS, lr=LR))
     with torch.no_grad():
-        return class_margin(model(spec.normalise(pixels.clamp(0, 1))), labels).mean().item()
+        return class_margin(model(spec.normalise(reached)), labels).mean().item()
 
 
 def measure(name: str) -> dict:
@@ -109,20 +104,15 @@ def measure(name: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--dataset", choices=["digits", "fashion"])
+    zoo.zoo_options(parser, "zoo seeds (default 0 1)")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--varied-targets", action="store_true",
-                        help="the zoo's backdoors target classes 1-9, rotating, instead of class 0")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "start-families.json")
     parser.add_argument("--rows-from", type=Path, nargs="+",
                         help="summarise earlier runs' JSON instead of measuring (a model in several "
                              "files counts once)")
     args = parser.parse_args()
     if args.rows_from:
-        by_name = {r["name"]: r for path in args.rows_from
-                   for r in json.loads(path.read_text())["rows"]}
-        summarise(list(by_name.values()))
+        summarise(zoo.rows_from(args.rows_from))
         return
     rows = measure_zoo(args)
     summary = summarise(rows)
@@ -132,8 +122,7 @@ def main() -> None:
 
 
 def measure_zoo(args) -> list[dict]:
-    specs = [s for s in zoo.detection_zoo(args.seeds, varied_targets=args.varied_targets)
-             if args.dataset in (None, s.dataset)]
+    specs = zoo.chosen_specs(args, default_seeds=(0, 1))
     for spec in specs:
         zoo.build(spec)
     os.environ["OMP_NUM_THREADS"] = "1"

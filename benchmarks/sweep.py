@@ -22,7 +22,6 @@ import dataclasses
 import json
 import multiprocessing
 import platform
-import re
 import time
 from pathlib import Path
 
@@ -111,15 +110,10 @@ def _acc_asr(scores: dict) -> dict:
 
 
 def _zoo_job(name: str) -> dict:
-    dataset, rest = name.split("-", 1)
-    arch = next(a for a in zoo.ARCHITECTURES if rest.startswith(a + "-"))
-    attack, _, seed = rest[len(arch) + 1:].rpartition("-s")
-    named_target = re.fullmatch(r"(.+)-t(\d+)", attack)     # a --varied-targets backdoor
-    target = int(named_target[2]) if named_target else zoo.TARGET
-    attack = named_target[1] if named_target else attack
-    info = zoo.build(zoo.Spec(dataset, arch, None if attack == "clean" else attack, int(seed), target))
+    spec = zoo.Spec.from_name(name)
+    info = zoo.build(spec)
     shape = (info["size"], info["size"], 1)
-    return {"name": name, "attack": info["attack"], "target": target, "model_path": info["model"],
+    return {"name": name, "attack": info["attack"], "target": spec.target, "model_path": info["model"],
             "test": load_images(info["test"], shape), "trigger": None,
             "triggered": load_images(info["triggered"], shape)}
 

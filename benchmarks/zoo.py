@@ -27,6 +27,7 @@ import dataclasses
 import gzip
 import json
 import math
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -63,6 +64,17 @@ class Spec:
     def name(self) -> str:
         target = f"-t{self.target}" if self.target != TARGET and self.attack else ""
         return f"{self.dataset}-{self.arch}-{self.attack or 'clean'}{target}-s{self.seed}"
+
+    @classmethod
+    def from_name(cls, name: str) -> "Spec":
+        """The spec `name` was made from."""
+        dataset, rest = name.split("-", 1)
+        arch = next(a for a in ARCHITECTURES if rest.startswith(a + "-"))
+        attack, _, seed = rest[len(arch) + 1:].rpartition("-s")
+        named_target = re.fullmatch(r"(.+)-t(\d+)", attack)
+        target = int(named_target[2]) if named_target else TARGET
+        attack = named_target[1] if named_target else attack
+        return cls(dataset, arch, None if attack == "clean" else attack, int(seed), target)
 
 
 # ---------------------------------------------------------------- data
@@ -300,6 +312,27 @@ def _export(net, size, path: Path, *, dynamo: bool) -> None:
                               dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
 
 
+def zoo_options(parser, seeds_help: str = "zoo seeds (default 0 1 2)") -> None:
+    """--seeds, --dataset and --varied-targets: which detection-zoo models a script takes
+    (`chosen_specs`)."""
+    parser.add_argument("--seeds", type=int, nargs="+", help=seeds_help)
+    parser.add_argument("--dataset", choices=["digits", "fashion"])
+    parser.add_argument("--varied-targets", action="store_true",
+                        help="the zoo's backdoors target classes 1-9, rotating, instead of class 0")
+
+
+def chosen_specs(args, default_seeds=(0, 1, 2)) -> list[Spec]:
+    return [s for s in detection_zoo(args.seeds or default_seeds, varied_targets=args.varied_targets)
+            if args.dataset in (None, s.dataset)]
+
+
+def rows_from(paths) -> list[dict]:
+    """The rows of earlier runs' JSON files; a model in several files counts once, as the last
+    file has it."""
+    return list({row["name"]: row for path in paths
+                 for row in json.loads(Path(path).read_text())["rows"]}.values())
+
+
 def detection_zoo(seeds=(0, 1, 2), *, varied_targets: bool = False) -> list[Spec]:
     """At least 20 backdoored and 20 clean models: every architecture clean on both data sets,
     every attack on both data sets with the architecture rotating with the seed.
@@ -324,14 +357,8 @@ if __name__ == "__main__":
     import time
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--dataset", choices=["digits", "fashion"])
-    parser.add_argument("--varied-targets", action="store_true",
-                        help="backdoors target classes 1-9, rotating, instead of class 0")
-    args = parser.parse_args()
-    for spec in detection_zoo(args.seeds, varied_targets=args.varied_targets):
-        if args.dataset and spec.dataset != args.dataset:
-            continue
+    zoo_options(parser)
+    for spec in chosen_specs(parser.parse_args()):
         start = time.perf_counter()
         info = build(spec)
         print(f"{spec.name:40s} ACC {100 * info['acc']:5.1f}  ASR {100 * info['asr']:5.1f}  "

@@ -126,6 +126,13 @@ def test_the_sparse_search_changes_a_few_pixels_by_much_and_finds_a_corner():
     assert sparse.margins[2].mean() > dense.margins[2].mean() + 5
 
 
+def test_every_search_the_options_name_exists():
+    from auditor.detection import _SEARCHES
+    from auditor.recipe import SEARCHES
+
+    assert set(SEARCHES) == set(_SEARCHES) and set(ScanSettings().searches) <= set(SEARCHES)
+
+
 def test_classes_are_searched_in_blocks_that_bound_memory(monkeypatch):
     """Three classes a block (of 8 starts of 12 × 12): every class's margin, image and shift
     comes from its own block, and progress still counts whole steps of the scan."""
