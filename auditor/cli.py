@@ -210,8 +210,10 @@ def scan_options(command):
         click.option("--scan-search", type=_Parsed("searches", _some_of(SEARCHES)),
                      default=",".join(defaults.searches), show_default=True,
                      help="How starts move towards each class, comma-separated: dense (small steps "
-                          "on every pixel) or sparse (large steps on a few pixels). Each kind of "
-                          "start is searched each way; the verdict corrects for every look."),
+                          "on every pixel), sparse (large steps on a few pixels) or patch (large "
+                          "steps in one small square; not in the default, see the README). Each "
+                          "kind of start is searched each way; the verdict corrects for every "
+                          "look."),
     ]
     for option in reversed(options):
         command = option(command)

@@ -38,6 +38,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .errors import NotAClassifierError
@@ -234,21 +235,51 @@ def _sparse_search(pixels: torch.Tensor, first: torch.Tensor, settings: ScanSett
 
     @torch.no_grad()
     def step():
-        ascent = -pixels.grad
-        ascent /= ascent.abs().flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
-        moved = (pixels + settings.sparse_step * ascent).clamp(0, 1) - first
+        moved = _moved_by_ascent(pixels, first, settings.sparse_step)
         largest = moved.abs().sum(1).flatten(1).topk(keep, dim=1).indices
         support = torch.zeros_like(moved[:, 0]).flatten(1).scatter_(1, largest, 1.0)
         pixels.copy_(first + moved * support.view(len(moved), 1, *moved.shape[2:]))
     return step
 
 
-_SEARCHES = {"dense": _dense_search, "sparse": _sparse_search}
+def _patch_search(pixels: torch.Tensor, first: torch.Tensor, settings: ScanSettings):
+    """The sparse search with its support one square of `patch_side` pixels, the shape of a
+    patch trigger: the window that moved most from the start is kept, the rest put back. Any few
+    scattered pixels are an adversarial example for most classes; one square is much less often,
+    so a patch backdoor's target stands out more (benchmarks/results/search-variants/)."""
+    side = patch_side(settings, first.shape[-2:])
+    window = torch.ones(1, 1, side, side, device=first.device, dtype=first.dtype)
+
+    @torch.no_grad()
+    def step():
+        moved = _moved_by_ascent(pixels, first, settings.sparse_step)
+        mass = F.conv2d(moved.abs().sum(1, keepdim=True), window)   # per top-left corner
+        corner = torch.zeros_like(mass).flatten(1)
+        corner.scatter_(1, mass.flatten(1).argmax(1, keepdim=True), 1.0)
+        support = F.conv_transpose2d(corner.view_as(mass), window)  # that corner's square
+        pixels.copy_(first + moved * support)
+    return step
+
+
+def _moved_by_ascent(pixels: torch.Tensor, first: torch.Tensor, step: float) -> torch.Tensor:
+    """Where one step up the margin, scaled so the largest entry moves `step`, puts each image,
+    kept in [0, 1], as a change from its start (pixels.grad holds the descent direction)."""
+    ascent = -pixels.grad
+    ascent /= ascent.abs().flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    return (pixels + step * ascent).clamp(0, 1) - first
+
+
+_SEARCHES = {"dense": _dense_search, "sparse": _sparse_search, "patch": _patch_search}
 
 
 def sparse_pixels(settings: ScanSettings, size) -> int:
     """Locations the sparse search may change: a share of the image, at least `sparse_min`."""
     return min(math.prod(size), max(settings.sparse_min, round(settings.sparse_share * math.prod(size))))
+
+
+def patch_side(settings: ScanSettings, size) -> int:
+    """The patch search's square: a share of the image's shorter side, at least `patch_min`."""
+    return min(*size, max(settings.patch_min, round(settings.patch_share * min(size))))
 
 
 _CHUNK_VALUES = 1 << 24   # input values per forward pass: 111 images of 3 × 224 × 224

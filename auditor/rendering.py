@@ -179,8 +179,8 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
                f"{result.inversion.margins.shape[1]} starts x {settings.steps} steps x "
                f"{len(result.by_look)} looks in {result.seconds:.1f} s")
     report = {"tool": {"name": "auditor", "version": __version__,
-                       "method": "class margins reached from noise and dark noise, by dense and "
-                                 "sparse search (after MM-BD)"},
+                       "method": f"class margins reached from {' and '.join(settings.starts)} "
+                                 f"starts by {' and '.join(settings.searches)} search (after MM-BD)"},
               "model": {"path": str(model), "sha256": loaded.sha256,
                         "format": loaded.source_format},
               "input": dataclasses.asdict(loaded.spec), **result.as_dict()}

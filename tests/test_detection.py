@@ -126,6 +126,28 @@ def test_the_sparse_search_changes_a_few_pixels_by_much_and_finds_a_corner():
     assert sparse.margins[2].mean() > dense.margins[2].mean() + 5
 
 
+def test_the_patch_search_changes_one_square_and_finds_a_corner():
+    from auditor.detection import invert_classes, patch_side
+
+    model, spec = _corner_shortcut()
+    settings = ScanSettings(images_per_class=16, steps=10, patch_min=2)
+    assert patch_side(settings, (12, 12)) == 2
+    assert patch_side(ScanSettings(), (28, 28)) == 4 and patch_side(ScanSettings(), (32, 32)) == 5
+    assert patch_side(ScanSettings(), (224, 224)) == round(0.15 * 224)
+    first = invert_classes(model, spec, dataclasses.replace(settings, steps=1, lr=0.0),
+                           starts="dark").images
+    patch = invert_classes(model, spec, settings, starts="dark", search="patch")
+    dense = invert_classes(model, spec, settings, starts="dark", search="dense")
+    changed = (patch.images - first).abs()[:, :, 0] > 1e-6       # K × N × H × W
+    for lines in (changed.any(3), changed.any(2)):               # rows, columns touched
+        first_line = lines.float().argmax(2)
+        last_line = lines.shape[2] - 1 - lines.flip(2).float().argmax(2)
+        assert (last_line - first_line <= 1).all()                # inside one 2 × 2 square
+    assert 0 <= patch.images.min() and patch.images.max() <= 1
+    assert patch.images[2, :, 0, -2:, -2:].mean() > 0.9          # the target's starts lit it
+    assert patch.margins[2].mean() > dense.margins[2].mean() + 5
+
+
 def test_every_search_the_options_name_exists():
     from auditor.detection import _SEARCHES
     from auditor.recipe import SEARCHES

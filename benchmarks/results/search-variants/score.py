@@ -6,6 +6,11 @@ A rule is a set of looks (start family, search, steps); its verdict is auditor's
 over their `verdict`s, Šidák-corrected for the looks. The candidate rules were fixed on
 tuning.jsonl (seeds 0-1, target 0) before held-out.jsonl (seeds 2-3, and every varied-target
 backdoor) was computed; "all four" was the one chosen to be adopted if it held there.
+
+Later (2026-11-29, second day): patch.py's and universal.py's rows for the same models merge in by
+name (`python score.py tuning.jsonl tuning-patch.jsonl tuning-universal.jsonl`); a rule is scored
+on the models that have all its looks. "dense + patch" was chosen on the tuning rows before
+held-out-patch.jsonl was computed.
 """
 import json, math, sys
 from pathlib import Path
@@ -20,10 +25,18 @@ RULES = {"noise + dark, dense (the scan before)": ("noise-adam0.01-20", "dark-ad
          "noise + dark dense, dark sparse": ("noise-adam0.01-20", "dark-adam0.01-20", "dark-l0k9-20"),
          "all four: noise + dark, dense + sparse": ("noise-adam0.01-20", "dark-adam0.01-20",
                                                     "noise-l0k9-20", "dark-l0k9-20"),
-         "noise + dark, sparse only": ("noise-l0k9-20", "dark-l0k9-20")}
+         "noise + dark, sparse only": ("noise-l0k9-20", "dark-l0k9-20"),
+         "noise + dark, dense + patch 4x4 (chosen 11-29)": ("noise-adam0.01-20", "dark-adam0.01-20",
+                                                            "noise-patch4-20", "dark-patch4-20"),
+         "noise + dark, dense + sparse + patch 4x4": ("noise-adam0.01-20", "dark-adam0.01-20",
+                                                      "noise-l0k9-20", "dark-l0k9-20",
+                                                      "noise-patch4-20", "dark-patch4-20"),
+         "noise + dark, dense + universal sparse k9 (10 steps)": (
+             "noise-adam0.01-20", "dark-adam0.01-20", "noise-ul0k9-10", "dark-ul0k9-10")}
 
 
 def evaluate(rows, looks):
+    rows = [r for r in rows if all(k in r for k in looks)]
     found = [(r, strongest({k: verdict(r[k], 0.05) for k in looks})) for r in rows]
     pos = [v for r, v in found if r["backdoored"]]
     neg = [v for r, v in found if not r["backdoored"]]
@@ -38,12 +51,15 @@ def main():
     for name in sys.argv[1:]:
         for line in open(name):
             row = json.loads(line)
-            rows[row["name"]] = row
+            rows.setdefault(row["name"], {}).update(row)
     rows = list(rows.values())
     print(f"{len(rows)} models, {sum(r['backdoored'] for r in rows)} backdoored")
     for name, looks in RULES.items():
-        print("{:42s} TPR {:.2f}  FPR {:.2f}  AUROC {:.3f}  named {:.2f}".format(name, *evaluate(rows, looks)))
-    looks = [k for k in rows[0] if k.startswith(("noise", "dark"))]
+        have = sum(all(k in r for k in looks) for r in rows)
+        if have:
+            print("{:42s} TPR {:.2f}  FPR {:.2f}  AUROC {:.3f}  named {:.2f}  ({} models)".format(
+                name, *evaluate(rows, looks), have))
+    looks = sorted({k for r in rows for k in r if k.startswith(("noise", "dark"))})
     print("each look alone:")
     for look in looks:
         print("  {:24s} TPR {:.2f}  FPR {:.2f}  AUROC {:.3f}  named {:.2f}".format(look, *evaluate(rows, (look,))))

@@ -3,10 +3,11 @@
 The script that chose the sparse search, kept as it ran (2026-11-29): its own copies of the
 dense (Adam) and sparse (L0) searches, later moved into auditor/detection.py. Usage:
     python searchvar.py OUT.jsonl MODEL_NAME...   (names of benchmarks/out/zoo entries)
-score.py reads its output."""
+score.py reads its output. (Its row loop, `rows_of`, was factored out on 2026-11-29 for
+patch.py and universal.py: the same steps in the same order.)"""
 import json, sys, time
 from pathlib import Path
-import numpy as np, torch
+import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / "benchmarks"))
 import zoo
@@ -41,7 +42,10 @@ def sparse_search(model, spec, x0, labels, k, eta, steps, marks):
             if s in marks: out[s] = margins(model, spec, x0 + d, labels)
     return out
 
-def run(name):
+def rows_of(name, looks):
+    """One model's row: for dark, then noise starts (one draw each, in that order), looks(model,
+    spec, x0, labels, K) yields (look name, margins) and each look's per-class mean is kept.
+    patch.py and universal.py use it with their own searches."""
     meta = json.loads((zoo.CACHE / name / "meta.json").read_text())
     loaded = load_model(meta["model"], mean=(0.1307,), std=(0.3081,))
     spec = loaded.spec; K = spec.num_classes; n = 32
@@ -52,17 +56,24 @@ def run(name):
     t0 = time.time()
     for fam, scale in (("dark", 0.2), ("noise", 1.0)):
         x0 = scale * torch.rand(K * n, *spec.shape, generator=g)
-        for lr in (0.01, 0.04):
-            for s, m in adam_search(model, spec, x0, labels, lr, 20, {10, 20}).items():
-                row[f"{fam}-adam{lr}-{s}"] = m.view(K, n).mean(1).tolist()
-        for k in (9, 25):
-            for s, m in sparse_search(model, spec, x0, labels, k, 0.25, 20, {10, 20}).items():
-                row[f"{fam}-l0k{k}-{s}"] = m.view(K, n).mean(1).tolist()
+        for look, m in looks(model, spec, x0, labels, K):
+            row[f"{fam}-{look}"] = m.view(K, n).mean(1).tolist()
     row["seconds"] = time.time() - t0
     return row
 
-if __name__ == "__main__":
+def looks(model, spec, x0, labels, K):
+    for lr in (0.01, 0.04):
+        for s, m in adam_search(model, spec, x0, labels, lr, 20, {10, 20}).items():
+            yield f"adam{lr}-{s}", m
+    for k in (9, 25):
+        for s, m in sparse_search(model, spec, x0, labels, k, 0.25, 20, {10, 20}).items():
+            yield f"l0k{k}-{s}", m
+
+def main(looks):
     out = open(sys.argv[1], "a")
     for name in sys.argv[2:]:
-        r = run(name); out.write(json.dumps(r) + "\n"); out.flush()
+        r = rows_of(name, looks); out.write(json.dumps(r) + "\n"); out.flush()
         print(name, f"{r['seconds']:.0f}s", flush=True)
+
+if __name__ == "__main__":
+    main(looks)
