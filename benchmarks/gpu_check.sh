@@ -7,7 +7,10 @@
 #      CUDA provider where present and compared with the CPU provider
 # Usage: benchmarks/gpu_check.sh [OUT_DIR]   (default benchmarks/out/gpu; PY picks the python)
 # Each step has its own time limit and the script goes on past a failed step; the summary at the
-# end lists every step's exit status. Not yet run on a GPU: see benchmarks/RESULTS.md.
+# end lists every step's exit status. OUT_DIR gets six files (the device tool brings back at most
+# eight): versions.txt, steps.log (every step's output), kernels.json, speed-cuda.json,
+# clean-cuda.json and summary.txt. On the lent GPU machine, run it through
+# benchmarks/device_check.sh. Not yet run on a GPU: see benchmarks/RESULTS.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-benchmarks/out/gpu}
@@ -21,7 +24,7 @@ step() {   # step NAME SECONDS COMMAND...
     shift 2
     echo "=== $name (limit ${limit} s)"
     local start=$SECONDS
-    timeout "$limit" "$@" 2>&1 | tee "$OUT/$name.log"
+    timeout "$limit" "$@" 2>&1 | tee -a "$OUT/steps.log"
     STATUS[$name]="${PIPESTATUS[0]} in $((SECONDS - start)) s"
 }
 
@@ -44,12 +47,13 @@ step kernel-tests 90 env TRITON_INTERPRET=0 AUDITOR_TEST_DEVICE=cuda \
 step kernels-benchmark 60 "$PY" benchmarks/kernels.py --out "$OUT/kernels.json"
 step speed 240 "$PY" benchmarks/speed.py --device cuda --out "$OUT/speed-cuda.json"
 step clean-cuda 80 "$PY" - "$OUT" <<'PY'
-import subprocess, sys, numpy as np, onnxruntime as ort
+import subprocess, sys, tempfile, numpy as np, onnxruntime as ort
 from auditor.examples import bundled
-out = f"{sys.argv[1]}/clean-cuda.onnx"
+out = f"{tempfile.mkdtemp()}/clean-cuda.onnx"   # not in OUT_DIR: only the report comes back
 example = bundled()
 subprocess.run([sys.executable, "-m", "auditor.cli", "clean", str(example.model), "-o", out,
-                "--preset", "mnist", "--device", "cuda", "--report", out + ".json"], check=True)
+                "--preset", "mnist", "--device", "cuda", "--report",
+                f"{sys.argv[1]}/clean-cuda.json"], check=True)
 subprocess.run([sys.executable, "-m", "auditor.cli", "evaluate", out, "--data",
                 str(example.test_set), "--trigger", str(example.trigger), "--preset", "mnist"],
                check=True)

@@ -36,7 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CORPUS = ROOT.parent / "shared" / "models"
+# the shared corpus beside the checkout; on the GPU machine, the copy benchmarks/device_prepare.sh
+# puts in the carried folder (../shared does not travel there)
+CORPUS = Path(os.environ.get("AUDITOR_CORPUS", ROOT.parent / "shared" / "models"))
 DEFAULT_WARMUP, DEFAULT_ITERATIONS = 50, 250
 PHASES = ("student_step", "generator_step", "trigger_step", "end_warmup")
 
