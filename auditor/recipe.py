@@ -100,7 +100,7 @@ class ScanSettings:
                                                       # (patch: an option that did not hold out)
     sparse_share: float = 0.0115   # sparse search: pixels it may change, a share of the image's
     sparse_min: int = 9            # ... but at least this many (9 of 16×16 and 28×28, as tuned)
-    sparse_step: float = 0.25      # ... and how far the pixel of largest gradient moves a step
+    sparse_step: float = 0.25      # ... and how far the pixel of largest gradient moves a step (patch too)
     patch_share: float = 0.15      # patch search: the square's side, a share of the image's
     patch_min: int = 4             # ... but at least this (4 on 16×16 and 28×28, as tuned; 5 on 32)
 

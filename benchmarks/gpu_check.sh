@@ -17,6 +17,7 @@ OUT=${1:-benchmarks/out/gpu}
 PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 mkdir -p "$OUT"
+: > "$OUT/steps.log"   # each step appends its output: a rerun into the same folder starts afresh
 declare -A STATUS
 
 step() {   # step NAME SECONDS COMMAND...

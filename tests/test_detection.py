@@ -106,17 +106,24 @@ def _corner_shortcut(size: int = 12, classes: int = 4, target: int = 2):
     return torch.nn.Sequential(torch.nn.Flatten(), linear), InputSpec(1, size, size, classes)
 
 
+def _searched_from_dark(model, spec, settings, search):
+    """The dark starts themselves, and where `search` and the dense search take them."""
+    from auditor.detection import invert_classes
+
+    first = invert_classes(model, spec, dataclasses.replace(settings, steps=1, lr=0.0),
+                           starts="dark").images
+    return (first, invert_classes(model, spec, settings, starts="dark", search=search),
+            invert_classes(model, spec, settings, starts="dark", search="dense"))
+
+
 def test_the_sparse_search_changes_a_few_pixels_by_much_and_finds_a_corner():
-    from auditor.detection import invert_classes, sparse_pixels
+    from auditor.detection import sparse_pixels
 
     model, spec = _corner_shortcut()
     settings = ScanSettings(images_per_class=16, steps=10, sparse_min=4)
     assert sparse_pixels(settings, (12, 12)) == 4
     assert sparse_pixels(ScanSettings(), (224, 224)) == round(0.0115 * 224 * 224)
-    first = invert_classes(model, spec, dataclasses.replace(settings, steps=1, lr=0.0),
-                           starts="dark").images
-    sparse = invert_classes(model, spec, settings, starts="dark", search="sparse")
-    dense = invert_classes(model, spec, settings, starts="dark", search="dense")
+    first, sparse, dense = _searched_from_dark(model, spec, settings, "sparse")
     changed = (sparse.images - first).abs().flatten(2)
     assert ((changed > 1e-6).sum(2) <= 4).all()                  # at most 4 pixels an image
     assert 0 <= sparse.images.min() and sparse.images.max() <= 1
@@ -127,17 +134,14 @@ def test_the_sparse_search_changes_a_few_pixels_by_much_and_finds_a_corner():
 
 
 def test_the_patch_search_changes_one_square_and_finds_a_corner():
-    from auditor.detection import invert_classes, patch_side
+    from auditor.detection import patch_side
 
     model, spec = _corner_shortcut()
     settings = ScanSettings(images_per_class=16, steps=10, patch_min=2)
     assert patch_side(settings, (12, 12)) == 2
     assert patch_side(ScanSettings(), (28, 28)) == 4 and patch_side(ScanSettings(), (32, 32)) == 5
     assert patch_side(ScanSettings(), (224, 224)) == round(0.15 * 224)
-    first = invert_classes(model, spec, dataclasses.replace(settings, steps=1, lr=0.0),
-                           starts="dark").images
-    patch = invert_classes(model, spec, settings, starts="dark", search="patch")
-    dense = invert_classes(model, spec, settings, starts="dark", search="dense")
+    first, patch, dense = _searched_from_dark(model, spec, settings, "patch")
     changed = (patch.images - first).abs()[:, :, 0] > 1e-6       # K × N × H × W
     for lines in (changed.any(3), changed.any(2)):               # rows, columns touched
         first_line = lines.float().argmax(2)

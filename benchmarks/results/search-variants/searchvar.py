@@ -29,16 +29,22 @@ def adam_search(model, spec, x0, labels, lr, steps, marks):
 def sparse_search(model, spec, x0, labels, k, eta, steps, marks):
     """L0-PGD: step along the gradient scaled by its largest entry, keep the k locations with the
     largest change, stay in the box."""
+    def keep_largest(d):
+        mag = d.abs().sum(1).flatten(1)
+        keep = torch.zeros_like(mag).scatter_(1, mag.topk(k, 1).indices, 1.0)
+        return d * keep.view(len(d), 1, *d.shape[2:])
+    return projected_search(model, spec, x0, labels, eta, steps, marks, keep_largest)
+
+def projected_search(model, spec, x0, labels, eta, steps, marks, project):
+    """Steps along the gradient scaled by its largest entry, in the box, each change from x0 then
+    cut down by project(d); the margins at the steps in marks. (patch.py passes its own project.)"""
     d = torch.zeros_like(x0); out = {}
     for s in range(1, steps + 1):
         d.requires_grad_(True)
         g, = torch.autograd.grad(margins(model, spec, x0 + d, labels).sum(), d)
         with torch.no_grad():
             g = g / g.abs().flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
-            d = ((x0 + d + eta * g).clamp(0, 1) - x0)
-            mag = d.abs().sum(1).flatten(1)
-            keep = torch.zeros_like(mag).scatter_(1, mag.topk(k, 1).indices, 1.0)
-            d = d * keep.view(len(d), 1, *d.shape[2:])
+            d = project((x0 + d + eta * g).clamp(0, 1) - x0)
             if s in marks: out[s] = margins(model, spec, x0 + d, labels)
     return out
 
