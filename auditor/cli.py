@@ -122,6 +122,7 @@ _RECIPE_OPTIONS = [
     ("--lr-trigger", float, "Trigger generators' Adam learning rate."),
     ("--reg-weight", float, "Weight of the trigger-consistency penalty (lambda); 0 = plain distillation."),
     ("--tv-weight", float, "Total-variation prior weight."),
+    ("--image-l2-weight", float, "Weight of the prior that pulls synthetic images towards the normalisation's mean (DeepInversion's l2); 0 = none."),
     ("--class-weight", float, "Weight of the generator's class-by-class inversion term."),
     ("--pool-batches", int, "Steps other than the generator's draw from its last n batches; 0 = fresh images."),
     ("--generator-width", int, "Channels of the image generator (most of an iteration's cost)."),

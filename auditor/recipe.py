@@ -21,6 +21,7 @@ class Recipe:
     lr_trigger: float = 1e-3          # Adam, every trigger family
     reg_weight: float = 0.5           # λ, weight of the trigger-consistency penalty
     tv_weight: float = 1e-4           # total-variation (l2) prior on synthetic images
+    image_l2_weight: float = 0.0      # DeepInversion's l2 prior: normalised images pulled to the mean
     disagreement_weight: float = 0.0  # weight of G's adversarial term mean|S(G(z)) - T(G(z))|
     class_weight: float = 1.0         # cross-entropy of T on each image's drawn class (G's balance)
     pool_batches: int = 8             # steps other than G's draw from its last n batches (0: fresh)

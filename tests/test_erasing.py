@@ -265,6 +265,19 @@ def test_the_generator_step_runs_the_student_only_for_the_adversarial_term(tmp_p
     assert any(not torch.equal(a, b) for a, b in zip(before, players.generator.parameters()))
 
 
+def test_the_image_prior_pulls_synthetic_images_towards_the_normalisations_mean(tmp_path):
+    def distance_after_steps(weight):
+        torch.manual_seed(0)
+        players = _players(tmp_path)
+        optimizer = torch.optim.Adam(players.generator.parameters(), lr=0.01)
+        for _ in range(20):
+            generator_step(players, optimizer, Recipe(batch_size=16, image_l2_weight=weight))
+        torch.manual_seed(1)
+        return players.spec.normalise(players.generator.sample(64)).pow(2).mean().item()
+
+    assert distance_after_steps(5.0) < 0.5 * distance_after_steps(0.0)
+
+
 def test_anchored_triggers_take_their_share_of_the_student_batch(tmp_path):
     players = _players(tmp_path)
     seen = []
