@@ -20,6 +20,7 @@ from .errors import DeviceError, OptionError, OutputPathError
 from .export import ExportResult, export_clean_model
 from .loading import Classifier, LoadedModel, load_model
 from .recipe import Recipe
+from .shortcut import ShortcutCheck, check_shortcut
 from .student_restart import WARN_BELOW
 
 
@@ -31,6 +32,14 @@ class CleanResult:
     device: str
     timings: dict[str, float]     # seconds: load, erase, export, residual scan
     residual: ScanResult | None = None   # the clean model scanned for what is left
+    original_scan: ScanResult | None = None   # the model as given, scanned the same way
+    shortcut: ShortcutCheck | None = None     # whether the original's suspected shortcut is left
+
+    @property
+    def evidence_left(self) -> bool:
+        """Backdoor evidence remains: the clean model's own scan, or the original's shortcut."""
+        return bool((self.residual is not None and self.residual.verdict.suspected)
+                    or (self.shortcut is not None and self.shortcut.kept))
 
     @property
     def warnings(self) -> list[str]:
@@ -65,6 +74,9 @@ class CleanResult:
             "student_restart": self.erasure.restart,
             "warnings": self.warnings,
             "residual": self.residual.as_dict() if self.residual is not None else None,
+            "original_scan": self.original_scan.as_dict() if self.original_scan is not None else None,
+            "shortcut": self.shortcut.as_dict() if self.shortcut is not None else None,
+            "evidence_left": self.evidence_left,
         }
 
 
@@ -86,7 +98,9 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
                 checkpoint: Path | None = None, checkpoint_every: int = 10,
                 resume: bool = False) -> CleanResult:
     """on_stop(iterations run, why): called once the erasing loop ends.
-    residual_scan: settings to scan the clean model with (before it is written), or None.
+    residual_scan: settings to scan the clean model with (before it is written), or None; the
+    original is scanned the same way, and if it is suspected, `shortcut` says whether the clean
+    model still follows it to that class.
     checkpoint: where to save the run every `checkpoint_every` iterations (and, with `resume`,
     continue from); removed once the clean model is written."""
     model_path, out_path = Path(model_path), Path(out_path)
@@ -120,11 +134,18 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     if on_stop is not None:
         on_stop(erasure.iterations, erasure.stop_reason)
     # scanned before it is written, so that a run stopped at any point writes nothing
-    residual = None
+    residual = original_scan = shortcut = None
     if residual_scan is not None and loaded.spec.num_classes >= MIN_CLASSES:
+        total = residual_scan.total_steps
         residual = scan_classifier(erasure.student, loaded.spec, residual_scan, device=torch_device,
-                                   on_step=on_scan_step)
+                                   on_step=on_scan_step and (lambda done, _: on_scan_step(done, 2 * total)))
+        original_scan = scan_classifier(teacher, loaded.spec, residual_scan, device=torch_device,
+                                        on_step=on_scan_step and (
+                                            lambda done, _: on_scan_step(total + done, 2 * total)))
+        shortcut = check_shortcut(original_scan, teacher, erasure.student, loaded.spec,
+                                  device=torch_device)
         timings["residual_scan"] = residual.seconds
+        timings["original_scan"] = original_scan.seconds + (shortcut.seconds if shortcut else 0.0)
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(recipe.seed)
     check_pixels = torch.rand(8, *loaded.spec.shape, generator=generator)
@@ -137,7 +158,8 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     timings["export"] = time.perf_counter() - start
     if saving is not None:
         saving.remove()      # the run is written out whole; the checkpoint is stale
-    return CleanResult(loaded, erasure, export, str(torch_device), timings, residual)
+    return CleanResult(loaded, erasure, export, str(torch_device), timings, residual,
+                       original_scan, shortcut)
 
 
 def _check_out_path(model_files, out_path: Path) -> None:

@@ -254,9 +254,10 @@ def _json_path(flag: str, text: str):
 @_DEVICE
 @_json_path("--report", "Write settings, figures, timings and the residual scan as JSON here.")
 @click.option("--residual-scan/--no-residual-scan", default=True, show_default=True,
-              help="Scan the clean model for backdoor evidence left in it.")
+              help="Scan the clean model, and the original, for backdoor evidence left in it.")
 @click.option("--fail-on-residual", is_flag=True,
-              help="Exit 1 when the clean model still looks backdoored (it is written anyway).")
+              help="Exit 1 when the clean model still looks backdoored: its own scan, or it "
+                   "still follows the shortcut the original was suspected of (it is written anyway).")
 @scan_options
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the run here every --checkpoint-every iterations (removed once the "
@@ -283,10 +284,14 @@ def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, 
                        quiet=quiet, residual_scan=settings, checkpoint=checkpoint_path,
                        checkpoint_every=checkpoint_every, resume=resume,
                        **_preprocessing(preset, mean, std, input_shape, layout, output_name))
-    residual = report.get("residual")
-    if fail_on_residual and residual and residual["suspected"]:
-        finding(f"the clean model {out_path} still looks backdoored (class "
-                f"{residual['target']}, p = {residual['p_value']:.3g}); it was written for inspection")
+    residual, shortcut = report.get("residual"), report.get("shortcut")
+    if fail_on_residual and report.get("evidence_left"):
+        why = (f"class {residual['target']}, p = {residual['p_value']:.3g}"
+               if residual and residual["suspected"] else
+               f"it follows the original's shortcut to class {shortcut['target']} on "
+               f"{100 * shortcut['share']:.0f} % of its images")
+        finding(f"the clean model {out_path} still looks backdoored ({why}); it was written for "
+                f"inspection")
 
 
 @main.command(epilog=EPILOG)

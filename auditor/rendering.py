@@ -21,6 +21,7 @@ from .progress import Progress
 from .recipe import Recipe
 from .runtime import ModelRunner
 from .sarif import sarif_log
+from .shortcut import KEPT_SHARE
 
 
 def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, report_path,
@@ -28,7 +29,8 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
               checkpoint_every: int = 10, resume: bool = False, **preprocessing) -> dict:
     """Returns the report; report["residual"]["suspected"] says whether evidence is left."""
     _check_writable(report_path)
-    steps = residual_scan.total_steps if residual_scan is not None else 0
+    # the clean model's scan, then the original's, see clean_model
+    steps = 2 * residual_scan.total_steps if residual_scan is not None else 0
     rule = recipe.stop_rule()
     erasing_progress = Progress("erasing", recipe.iterations, describe=_describe_erasing,
                                 quiet=quiet, capped=rule.active,
@@ -75,16 +77,32 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
     if residual_scan is not None and result.residual is None:
         click.echo(f"residual scan skipped: it needs at least {MIN_CLASSES} classes")
     if result.residual is not None:
-        v = result.residual.verdict
-        state = (f"backdoor evidence remains: class {v.suspect}" if v.suspected
-                 else f"no backdoor evidence left (highest: class {v.suspect})")
-        click.echo(f"residual scan of the clean model: {state}, p = {v.p_value:.3g} "
-                   f"(alpha {v.alpha}), {result.residual.seconds:.0f} s")
+        _echo_residual(result)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if report_path is not None:
         _write_report(report_path, report)
     return report
+
+
+def _echo_residual(result) -> None:
+    v, o, check = result.residual.verdict, result.original_scan.verdict, result.shortcut
+    stands = f"class {v.suspect} stands out" if v.suspected else \
+        f"nothing stands out (highest: class {v.suspect})"
+    click.echo(f"scan of the clean model: {stands}, p = {v.p_value:.3g} (alpha {v.alpha}), "
+               f"{result.residual.seconds:.0f} s")
+    if check is None:
+        click.echo(f"scan of the original: nothing stands out (p = {o.p_value:.3g}), no shortcut "
+                   f"to check")
+    else:
+        click.echo(f"scan of the original: class {check.target} stands out (p = {o.p_value:.3g}); "
+                   f"the clean model follows that shortcut on {_pct(check.share)} of "
+                   f"{check.images} images (kept at {_pct(KEPT_SHARE)} or more)")
+    reasons = ([f"class {v.suspect} stands out in the clean model's scan"] if v.suspected else []) \
+        + ([f"the clean model follows the original's shortcut to class {check.target}"]
+           if check is not None and check.kept else [])
+    click.echo("residual check: " + ("backdoor evidence remains: " + "; ".join(reasons)
+                                     if reasons else "no backdoor evidence left"))
 
 
 def run_evaluate(model: Path, data_path: Path, trigger_path, target, json_path, *,

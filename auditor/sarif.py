@@ -21,7 +21,8 @@ RULES = {
     "residual-backdoor": (
         "The cleaned model still shows backdoor evidence",
         "auditor clean scanned its own output and one class is still abnormally easy to reach "
-        "from noise. Inspect the model before shipping it."),
+        "from noise, or the output still follows the shortcut the original model was suspected "
+        "of. Inspect the model before shipping it."),
 }
 
 

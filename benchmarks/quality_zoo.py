@@ -85,7 +85,8 @@ def clean(info: dict, seed: int, extra: list[str]) -> dict:
                 "run_figures": own["figures"]["final"], "timings_s": own["timings_s"],
                 "stop": own["stop"],
                 "residual_suspected": residual.get("suspected"),
-                "residual_p_value": residual.get("p_value")}
+                "residual_p_value": residual.get("p_value"),
+                "shortcut": own.get("shortcut"), "evidence_left": own.get("evidence_left")}
 
 
 def verdict(row: dict) -> dict:

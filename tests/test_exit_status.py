@@ -132,6 +132,25 @@ def test_clean_fails_on_residual_only_when_asked(tmp_path, planted):
     assert result.exit_code == 2
 
 
+def test_clean_fails_on_residual_when_only_the_originals_shortcut_is_left(tmp_path, planted,
+                                                                          monkeypatch):
+    import auditor.cleaning as cleaning
+    from auditor.shortcut import ShortcutCheck
+
+    model = tiny_onnx(tmp_path)
+    planted(False)                       # neither scan has a class that stands out
+    monkeypatch.setattr(cleaning, "check_shortcut",
+                        lambda *a, **k: ShortcutCheck(1, 0.001, 0.9, True, 2, 0.0))
+    out, report = tmp_path / "clean.onnx", tmp_path / "r.json"
+    result = run("clean", model, "-o", out, "--fail-on-residual", "--report", report, *QUICK, *SCAN[:4])
+    assert result.exit_code == 1 and out.exists()
+    assert "follows the original's shortcut to class 1 on 90 %" in result.stderr
+    assert "backdoor evidence remains: the clean model follows the original's shortcut to class 1" \
+        in result.output
+    payload = json.loads(report.read_text())
+    assert payload["evidence_left"] and payload["shortcut"]["kept"] and not payload["residual"]["suspected"]
+
+
 def test_clean_errors_have_their_own_statuses(tmp_path, monkeypatch):
     model = tiny_onnx(tmp_path)
     one_line_error(run("clean", tmp_path / "absent.onnx", "-o", tmp_path / "o.onnx"), 3, "no such file")
