@@ -30,7 +30,7 @@ class CleanResult:
     erasure: ErasureResult
     export: ExportResult
     device: str
-    timings: dict[str, float]     # seconds: load, erase, export, residual scan
+    timings: dict[str, float]     # seconds: load, erase, export, residual and original scans
     residual: ScanResult | None = None   # the clean model scanned for what is left
     original_scan: ScanResult | None = None   # the model as given, scanned the same way
     shortcut: ShortcutCheck | None = None     # whether the original's suspected shortcut is left

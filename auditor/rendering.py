@@ -27,7 +27,7 @@ from .shortcut import KEPT_SHARE
 def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, report_path,
               quiet: bool, residual_scan: ScanSettings | None = None, checkpoint=None,
               checkpoint_every: int = 10, resume: bool = False, **preprocessing) -> dict:
-    """Returns the report; report["residual"]["suspected"] says whether evidence is left."""
+    """Returns the report; report["evidence_left"] says whether backdoor evidence is left."""
     _check_writable(report_path)
     # the clean model's scan, then the original's, see clean_model
     steps = 2 * residual_scan.total_steps if residual_scan is not None else 0
