@@ -5,9 +5,9 @@ trained to ignore the small changes a search makes, so a search from noise no lo
 planted shortcut even where the planted trigger still works (README, "A release gate"). The
 original model still has it. So when the scan of the original suspects class c, the original
 is pushed to c from dark starts by the scan's dense search, and the clean model is asked what
-it makes of those images. On 49 zoo models cleaned with the defaults, where the backdoor
+it makes of those images. On 59 zoo models cleaned with the defaults, where the backdoor
 survived and the original was suspected, the clean model answered c on 56-100 % of them (100 %
-on 21 of 23); where it was erased, on 0-6 % for four of six, but 94-100 % for the other two
+on 27 of 29); where it was erased, on 0-6 % for four of seven, but 91-100 % for the other three
 (README, "The original's shortcut"; benchmarks/results/residual-transfer/).
 
 The check can only be as good as the scan of the original: an original that is not suspected
