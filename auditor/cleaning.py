@@ -36,10 +36,17 @@ class CleanResult:
     shortcut: ShortcutCheck | None = None     # whether the original's suspected shortcut is left
 
     @property
-    def evidence_left(self) -> bool:
-        """Backdoor evidence remains: the clean model's own scan, or the original's shortcut."""
-        return bool((self.residual is not None and self.residual.verdict.suspected)
-                    or (self.shortcut is not None and self.shortcut.kept))
+    def evidence(self) -> list[str]:
+        """Why backdoor evidence remains, if it does: the clean model's own scan, the original's
+        shortcut still followed."""
+        found = []
+        if self.residual is not None and self.residual.verdict.suspected:
+            v = self.residual.verdict
+            found.append(f"class {v.suspect} stands out in the clean model's scan (p = {v.p_value:.3g})")
+        if self.shortcut is not None and self.shortcut.kept:
+            found.append(f"the clean model follows the original's shortcut to class "
+                         f"{self.shortcut.target} on {100 * self.shortcut.share:.0f} % of its images")
+        return found
 
     @property
     def warnings(self) -> list[str]:
@@ -76,7 +83,7 @@ class CleanResult:
             "residual": self.residual.as_dict() if self.residual is not None else None,
             "original_scan": self.original_scan.as_dict() if self.original_scan is not None else None,
             "shortcut": self.shortcut.as_dict() if self.shortcut is not None else None,
-            "evidence_left": self.evidence_left,
+            "evidence_left": bool(self.evidence), "evidence": self.evidence,
         }
 
 

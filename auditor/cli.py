@@ -284,14 +284,9 @@ def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, 
                        quiet=quiet, residual_scan=settings, checkpoint=checkpoint_path,
                        checkpoint_every=checkpoint_every, resume=resume,
                        **_preprocessing(preset, mean, std, input_shape, layout, output_name))
-    residual, shortcut = report.get("residual"), report.get("shortcut")
     if fail_on_residual and report.get("evidence_left"):
-        why = (f"class {residual['target']}, p = {residual['p_value']:.3g}"
-               if residual and residual["suspected"] else
-               f"it follows the original's shortcut to class {shortcut['target']} on "
-               f"{100 * shortcut['share']:.0f} % of its images")
-        finding(f"the clean model {out_path} still looks backdoored ({why}); it was written for "
-                f"inspection")
+        finding(f"the clean model {out_path} still looks backdoored ({'; '.join(report['evidence'])}); "
+                f"it was written for inspection")
 
 
 @main.command(epilog=EPILOG)
