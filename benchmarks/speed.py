@@ -70,12 +70,22 @@ LADDER = {
     "corpus-resnet20": ("cifar10-resnet20-torch-op9.onnx", "cifar10", None),
     "resnet18-32px": (_resnet18_32px, "cifar10", (3, 32, 32)),
 }
+# the corpus's other MNIST models (issue 10's target names them all), run on request only:
+# --models corpus-mnist-all
+CORPUS_MNIST = {
+    "corpus-mnist8-cntk": ("mnist8-cntk.onnx", "mnist", None),
+    "corpus-mnist-keras-nhwc": ("mnist-cnn-keras2onnx-nhwc.onnx", "mnist", None),
+    "corpus-mnist-tf-f64": ("mnist-cnn-tf2onnx-f64.onnx", "mnist", None),
+    "corpus-mnist-dynamo": ("mnist-cnn-torch-dynamo-op20.onnx", "mnist", None),
+    "corpus-mnist-mlp": ("mnist-mlp-tf2onnx-op7.onnx", "mnist", None),
+}
+MODELS = {**LADDER, **CORPUS_MNIST}
 
 
 def model_file(name: str, folder: Path) -> Path:
     import torch
 
-    source, _, shape = LADDER[name]
+    source, _, shape = MODELS[name]
     if source == "bundled":
         from auditor.examples import bundled
         return bundled().model
@@ -106,9 +116,11 @@ def multiply_adds(net, example) -> int:
             total[0] += output[0].numel() * per_output
         elif isinstance(module, nn.Linear):
             total[0] += module.in_features * module.out_features
+        else:   # onnx2torch's MatMul (tf2onnx writes dense layers as MatMul + Add, not Gemm)
+            total[0] += output.numel() // output.shape[0] * inputs[0].shape[-1]
 
     handles = [m.register_forward_hook(count) for m in net.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
+               if isinstance(m, (nn.Conv2d, nn.Linear)) or type(m).__name__ == "OnnxMatMul"]
     with torch.no_grad():
         net(example)
     for handle in handles:
@@ -159,7 +171,7 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
 
     with tempfile.TemporaryDirectory() as folder:
         path = model_file(name, Path(folder))
-        mean, std = PRESETS[LADDER[name][1]]
+        mean, std = PRESETS[MODELS[name][1]]
         loaded = load_model(path, mean=mean, std=std)
         macs = multiply_adds(loaded.net, loaded.spec.to_layout(torch.zeros(1, *loaded.spec.shape)))
         # the image generator draws every synthetic image; its cost does not shrink with the model
@@ -200,7 +212,8 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
     probe = spent["end_warmup"][0] if spent["end_warmup"] else 0.0
     estimate = (result.timings["load"] + DEFAULT_WARMUP * per_warm
                 + (DEFAULT_ITERATIONS - DEFAULT_WARMUP) * per_full + probe
-                + result.timings["export"] + result.timings.get("residual_scan", 0.0))
+                + result.timings["export"] + result.timings.get("residual_scan", 0.0)
+                + result.timings.get("original_scan", 0.0))
     batch = recipe.batch_size
     images_per_full = batch * (recipe.student_steps + 2)     # every step takes one batch
     peak = (torch.cuda.max_memory_allocated() if cuda
@@ -217,6 +230,7 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
                     "full_iteration": per_full, "probe": probe,
                     "export": result.timings["export"],
                     "residual_scan": result.timings.get("residual_scan", 0.0),
+                    "original_scan": result.timings.get("original_scan", 0.0),
                     "run_measured": wall},
         "full_iteration_split": {"student (all steps)": student_per_iteration,
                                  "generator": full_phases.get("generator_step", 0.0),
@@ -237,7 +251,7 @@ def clean_whole(name: str, device: str) -> dict:
 
     with tempfile.TemporaryDirectory() as folder:
         path = model_file(name, Path(folder))
-        mean, std = PRESETS[LADDER[name][1]]
+        mean, std = PRESETS[MODELS[name][1]]
         start = time.perf_counter()
         result = clean_model(path, Path(folder) / "clean.onnx", recipe=Recipe(), device=device,
                              mean=mean, std=std, residual_scan=ScanSettings())
@@ -270,7 +284,8 @@ def _versions(device: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--models", default=",".join(LADDER))
+    parser.add_argument("--models", default=",".join(LADDER),
+                        help="comma-separated; corpus-mnist-all adds the corpus's other MNIST models")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--full", type=int, default=3)
     parser.add_argument("--modes", default="auditor,plain",
@@ -292,7 +307,11 @@ def main() -> None:
                                      profile)))
         return
     rows = []
-    for name in args.models.split(","):
+    names = args.models.replace("corpus-mnist-all", ",".join(CORPUS_MNIST)).split(",")
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        parser.error(f"unknown models {unknown}; known: {', '.join(MODELS)}, corpus-mnist-all")
+    for name in names:
         for mode in args.modes.split(","):
             command = [sys.executable, __file__, "--one", name, "--mode", mode, "--device",
                        args.device, "--warmup", str(args.warmup), "--full", str(args.full),
