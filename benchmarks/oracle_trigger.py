@@ -10,6 +10,13 @@ not give the target to the target, to show the student was made blind to it ther
 
     python benchmarks/oracle_trigger.py digits-vgg-bn-blend20-s1
     python benchmarks/oracle_trigger.py digits-vgg-bn-blend20-s1 --set restyle_share=0.5 --noise
+    python benchmarks/oracle_trigger.py digits-vgg-bn-blend20-s1 --dark
+
+With `--dark`, from the warm-up's end the anchored images themselves (the first anchor share of
+every student batch, and of the search's) are dark noise, pixels uniform in [0, 0.2], with the
+teacher's answers on them: images on which every planted trigger of the detection zoo fires
+(README, "Detection benchmark"), unlike the generator's. If the student then stops following
+the planted trigger on real images, images the backdoor fires on are what the penalty lacks.
 
 Diagnostic only: the planted trigger is never known in a real clean.
 """
@@ -29,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import auditor.erasing as erasing  # noqa: E402
 import sweep  # noqa: E402  (benchmarks/ is the script's folder)
 import zoo  # noqa: E402
+from auditor.recipe import START_SCALES, Recipe  # noqa: E402
 from auditor.triggers import NoiseBlendTrigger  # noqa: E402
 
 
@@ -54,6 +62,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], dest="overrides")
     parser.add_argument("--noise", action="store_true",
                         help="fresh noise blends as the anchor instead of the planted trigger")
+    parser.add_argument("--dark", action="store_true",
+                        help="the anchored images are dark noise, not the generator's")
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path)
@@ -76,7 +86,18 @@ def main() -> None:
         held["players"] = players
         return figures
 
+    anchor_share = Recipe().with_overrides(**overrides).anchor_share
+
+    def synthetic_batch(players, batch):
+        x, t = original_batch(players, batch)
+        if args.dark and players.anchor is not None:
+            n = int(anchor_share * batch)
+            dark = players.spec.normalise(START_SCALES["dark"] * torch.rand(n, *players.spec.shape))
+            x, t = torch.cat([dark, x[n:]]), torch.cat([players.teacher(dark), t[n:]])
+        return x, t
+
     original_end_warmup, erasing.end_warmup = erasing.end_warmup, end_warmup
+    original_batch, erasing.synthetic_batch = erasing.synthetic_batch, synthetic_batch
     run = sweep.run_one(job)
     players = held["players"]
     planted = PlantedTrigger(job["attack"], players.spec)
@@ -88,12 +109,13 @@ def main() -> None:
             others = before != zoo.TARGET
             flips[who] = round(float((after[others] == zoo.TARGET).float().mean()), 3)
     curve = "  ".join(f"{c['iteration']}: {100 * c['acc']:.1f}/{100 * c['asr']:.1f}" for c in run["curve"])
-    print(f"{args.model} anchor={'noise' if args.noise else 'planted'} {overrides}: "
+    print(f"{args.model} anchor={'noise' if args.noise else 'planted'}{' on dark' if args.dark else ''} {overrides}: "
           f"ACC/ASR {curve}; stopped: {run['stop']['reason']}")
     print(f"planted trigger on 512 synthetic images, share sent to the target: "
           f"teacher {flips['teacher']:.3f}, student {flips['student']:.3f}")
     if args.out:
         args.out.write_text(json.dumps({**run, "anchor": "noise" if args.noise else "planted",
+                                        "anchored_images": "dark" if args.dark else "synthetic",
                                         "synthetic_flips": flips}, indent=1))
 
 
