@@ -10,13 +10,16 @@ not give the target to the target, to show the student was made blind to it ther
 
     python benchmarks/oracle_trigger.py digits-vgg-bn-blend20-s1
     python benchmarks/oracle_trigger.py digits-vgg-bn-blend20-s1 --set restyle_share=0.5 --noise
-    python benchmarks/oracle_trigger.py digits-vgg-bn-blend20-s1 --dark
+    python benchmarks/oracle_trigger.py digits-vgg-bn-blend20-s1 --anchored-images dark
 
-With `--dark`, from the warm-up's end the anchored images themselves (the first anchor share of
-every student batch, and of the search's) are dark noise, pixels uniform in [0, 0.2], with the
-teacher's answers on them: images on which every planted trigger of the detection zoo fires
-(README, "Detection benchmark"), unlike the generator's. If the student then stops following
-the planted trigger on real images, images the backdoor fires on are what the penalty lacks.
+With `--anchored-images dark`, from the warm-up's end the anchored images themselves (the first
+anchor share of every student batch, and of the search's) are dark noise, pixels uniform in
+[0, 0.2], with the teacher's answers on them: images on which every planted trigger of the
+detection zoo fires (README, "Detection benchmark"), unlike the generator's. With `real`, they
+are the model's own training images (never the test images it is scored on): data a real clean
+does not have, so the bound on what better images could give. `--search-anchor` keeps the
+warm-up search's own anchor instead of the planted trigger, so that with `real` images only the
+images are an oracle: whether the search's triggers would erase the backdoor given the data.
 
 Diagnostic only: the planted trigger is never known in a real clean.
 """
@@ -62,8 +65,13 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], dest="overrides")
     parser.add_argument("--noise", action="store_true",
                         help="fresh noise blends as the anchor instead of the planted trigger")
-    parser.add_argument("--dark", action="store_true",
-                        help="the anchored images are dark noise, not the generator's")
+    parser.add_argument("--real-count", type=int, default=0,
+                        help="with --anchored-images real: only this many training images (0: all)")
+    parser.add_argument("--search-anchor", action="store_true",
+                        help="keep the warm-up search's own anchor (no oracle): with "
+                             "--anchored-images, only the images change")
+    parser.add_argument("--anchored-images", choices=["synthetic", "dark", "real"],
+                        default="synthetic", help="what the anchored images are (see above)")
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path)
@@ -78,7 +86,9 @@ def main() -> None:
 
     def end_warmup(players, recipe):
         figures = original_end_warmup(players, recipe)
-        if args.noise:
+        if args.search_anchor:
+            pass
+        elif args.noise:
             family = NoiseBlendTrigger(recipe.noise_alpha)
             players.anchor = lambda x: family(x, players.spec)
         else:
@@ -87,13 +97,24 @@ def main() -> None:
         return figures
 
     anchor_share = Recipe().with_overrides(**overrides).anchor_share
+    if args.anchored_images == "real":
+        (train, _), _ = zoo.load_dataset(zoo.Spec.from_name(args.model).dataset)
+        real = torch.from_numpy(train).permute(0, 3, 1, 2).contiguous()
+        if args.real_count:
+            real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))
+                        [:args.real_count]]
+
+    def anchored_pixels(n, shape):
+        if args.anchored_images == "dark":
+            return START_SCALES["dark"] * torch.rand(n, *shape)
+        return real[torch.randint(len(real), (n,))]
 
     def synthetic_batch(players, batch):
         x, t = original_batch(players, batch)
-        if args.dark and players.anchor is not None:
+        if args.anchored_images != "synthetic" and players.anchor is not None:
             n = int(anchor_share * batch)
-            dark = players.spec.normalise(START_SCALES["dark"] * torch.rand(n, *players.spec.shape))
-            x, t = torch.cat([dark, x[n:]]), torch.cat([players.teacher(dark), t[n:]])
+            images = players.spec.normalise(anchored_pixels(n, players.spec.shape))
+            x, t = torch.cat([images, x[n:]]), torch.cat([players.teacher(images), t[n:]])
         return x, t
 
     original_end_warmup, erasing.end_warmup = erasing.end_warmup, end_warmup
@@ -108,14 +129,16 @@ def main() -> None:
             before, after = net(x).argmax(1), net(planted(x)).argmax(1)
             others = before != zoo.TARGET
             flips[who] = round(float((after[others] == zoo.TARGET).float().mean()), 3)
+    anchor_name = "search" if args.search_anchor else "noise" if args.noise else "planted"
     curve = "  ".join(f"{c['iteration']}: {100 * c['acc']:.1f}/{100 * c['asr']:.1f}" for c in run["curve"])
-    print(f"{args.model} anchor={'noise' if args.noise else 'planted'}{' on dark' if args.dark else ''} {overrides}: "
+    print(f"{args.model} anchor={anchor_name}{'' if args.anchored_images == 'synthetic' else ' on ' + args.anchored_images} {overrides}: "
           f"ACC/ASR {curve}; stopped: {run['stop']['reason']}")
     print(f"planted trigger on 512 synthetic images, share sent to the target: "
           f"teacher {flips['teacher']:.3f}, student {flips['student']:.3f}")
     if args.out:
-        args.out.write_text(json.dumps({**run, "anchor": "noise" if args.noise else "planted",
-                                        "anchored_images": "dark" if args.dark else "synthetic",
+        args.out.write_text(json.dumps({**run, "anchor": anchor_name,
+                                        "anchored_images": args.anchored_images,
+                                        "real_count": args.real_count or None,
                                         "synthetic_flips": flips}, indent=1))
 
 
