@@ -5,11 +5,12 @@
 
 A full default clean (250 iterations) takes hours for the larger models on a CPU, so each model
 runs W warm-up iterations (generators only) and F full ones (student, generator, trigger), with
-the patch probe between them as in a real run, then the export and residual scan; the time of a
-default clean is then load + 50 warm-up + 200 full iterations + probe + export + residual scan,
-each measured (an estimate, and labelled so; the early stop is not in it). `--modes whole` runs
-the default clean to its end instead, early stop included, and times it. Per model: seconds per
-iteration split by phase, synthetic images per second, peak memory, multiply-adds per image.
+the patch probe between them as in a real run, then the export and the residual check's two
+scans (the clean model's and the original's); the time of a default clean is then load + 50
+warm-up + 200 full iterations + probe + export + both scans, each measured (an estimate, and
+labelled so; the early stop is not in it). `--modes whole` runs the default clean to its end
+instead, early stop included, and times it. Per model: seconds per iteration split by phase,
+synthetic images per second, peak memory, multiply-adds per image.
 
 Each model runs twice, in its own process (so peak memory is its own): as auditor runs it, and
 as the **plain baseline**, the same loop in eager float32 with the fused kernels replaced by
