@@ -104,12 +104,10 @@ def main() -> None:
 
     def end_warmup(players, recipe):
         figures = original_end_warmup(players, recipe)
-        if args.search_anchor:
-            pass
-        elif args.noise:
+        if args.noise and not args.search_anchor:
             family = NoiseBlendTrigger(recipe.noise_alpha)
             players.anchor = lambda x: family(x, players.spec)
-        else:
+        elif not args.search_anchor:
             players.anchor = PlantedTrigger(job["attack"], players.spec)
         held["players"] = players
         return figures
@@ -142,7 +140,8 @@ def main() -> None:
     flips = synthetic_flips(players, job["attack"]) if stamped else None
     anchor_name = "search" if args.search_anchor else "noise" if args.noise else "planted"
     curve = "  ".join(f"{c['iteration']}: {100 * c['acc']:.1f}/{100 * c['asr']:.1f}" for c in run["curve"])
-    print(f"{args.model} anchor={anchor_name}{'' if args.anchored_images == 'synthetic' else ' on ' + args.anchored_images} {overrides}: "
+    on = "" if args.anchored_images == "synthetic" else f" on {args.anchored_images}"
+    print(f"{args.model} anchor={anchor_name}{on} {overrides}: "
           f"ACC/ASR {curve}; stopped: {run['stop']['reason']}")
     if flips:
         print(f"planted trigger on 512 synthetic images, share sent to the target: "
