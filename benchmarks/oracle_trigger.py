@@ -92,12 +92,12 @@ def main() -> None:
     args = parser.parse_args()
 
     job = sweep._zoo_job(args.model)
-    # the warp and all-to-all attacks add no pattern: only the search's own anchor can run there,
-    # and the planted trigger's flips on synthetic images are not measured
+    # the warp and all-to-all attacks add no pattern, and a control has none: only the search's
+    # own anchor can run there, and the planted trigger's flips on synthetic images are not measured
     stamped = job["attack"] not in (None, "warp", zoo.ALL_TO_ALL)
-    if not (stamped or args.search_anchor and job["attack"] is not None):
+    if not (stamped or args.search_anchor):
         raise SystemExit(f"{args.model}: no planted trigger of the form image · (1 − m) + p · m "
-                         "(a warp or all-to-all backdoor runs with --search-anchor only)")
+                         "(a warp, all-to-all or control model runs with --search-anchor only)")
     overrides = sweep.parse_overrides(args.overrides)
     job.update(overrides=overrides, seed=0, threads=args.threads, every=args.every)
     held = {}
