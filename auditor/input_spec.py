@@ -43,6 +43,12 @@ class InputSpec:
     def shape(self) -> tuple[int, int, int]:
         return self.channels, self.height, self.width
 
+    @property
+    def states_statistics(self) -> bool:
+        """Whether the normalisation says anything of the data: the identity (no --preset,
+        --mean or --std) is what a model gets when nothing was said."""
+        return any(m != 0 for m in self.mean) or any(s != 1 for s in self.std)
+
     def mean_tensor(self, device=None) -> torch.Tensor:
         return _per_channel(self.mean, self.channels, device)
 

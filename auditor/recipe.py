@@ -22,6 +22,7 @@ class Recipe:
     reg_weight: float = 0.5           # λ, weight of the trigger-consistency penalty
     tv_weight: float = 1e-4           # total-variation (l2) prior on synthetic images
     image_l2_weight: float = 0.0      # DeepInversion's l2 prior: normalised images pulled to the mean
+    input_moments_weight: float = 1.0 # batch mean and std of normalised images pulled to 0 and 1
     disagreement_weight: float = 0.0  # weight of G's adversarial term mean|S(G(z)) - T(G(z))|
     class_weight: float = 1.0         # cross-entropy of T on each image's drawn class (G's balance)
     pool_batches: int = 8             # steps other than G's draw from its last n batches (0: fresh)
@@ -58,6 +59,7 @@ class Recipe:
         fields = dict(iterations=300 * 50, warmup_iterations=0, batch_size=256, lr_student=0.1,
                       reg_weight=0.1, disagreement_weight=1.0, class_weight=0.0, anchor_share=0.0,
                       targeted_search=False, patch_probe=False, stamp_every=0, suspect_rise=0.0,
+                      input_moments_weight=0.0,
                       patch_scales=(1.0,), blend_alpha=0.0,
                       additive_epsilon=0.0, noise_alpha=0.0, pool_batches=0,
                       patch_weight=1.0, reset_deviations=0.0, stop_window=0,

@@ -301,6 +301,7 @@ def main() -> None:
         parser.error("--warmup and --full must be at least 2 (the first iteration of each has no "
                      "start time; the first full one carries the probe)")
     out = args.out or ROOT / "benchmarks" / "results" / f"speed-{args.device}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     if args.one:
         profile = out.with_name(f"profile-{args.one}-{args.device}.txt") if args.profile else None
         print(json.dumps(clean_whole(args.one, args.device) if args.mode == "whole" else

@@ -1,10 +1,11 @@
 import copy
+import dataclasses
 
 import pytest
 import torch
 
 from auditor.erasing import (FigureReader, Players, class_rise, erase_backdoor, generator_step,
-                             student_step, trigger_step)
+                             input_moments, student_step, trigger_step)
 from auditor.image_pool import ImagePool
 from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
@@ -276,6 +277,40 @@ def test_the_image_prior_pulls_synthetic_images_towards_the_normalisations_mean(
         return players.spec.normalise(players.generator.sample(64)).pow(2).mean().item()
 
     assert distance_after_steps(5.0) < 0.5 * distance_after_steps(0.0)
+
+
+def test_input_moments_measures_each_channels_mean_and_std_against_0_and_1():
+    torch.manual_seed(0)
+    x = torch.randn(256, 2, 16, 16)
+    x[:, 1] = 3 * x[:, 1] + 1             # channel 1: mean 1, std 3 → (1 + 4) / 2 over two channels
+    assert input_moments(x).item() == pytest.approx(2.5, abs=0.05)
+
+
+def test_the_input_moments_prior_moves_synthetic_images_towards_the_normalisations_statistics(tmp_path):
+    def moments_after_steps(weight):
+        torch.manual_seed(0)
+        players = _players(tmp_path)
+        # statistics that pixels in [0, 1] can meet, as real data's do (the test model's 0 and 1 cannot)
+        players.spec = dataclasses.replace(players.spec, mean=(0.3,), std=(0.3,))
+        optimizer = torch.optim.Adam(players.generator.parameters(), lr=0.01)
+        for _ in range(20):
+            generator_step(players, optimizer, Recipe(batch_size=16, input_moments_weight=weight))
+        torch.manual_seed(1)
+        return input_moments(players.spec.normalise(players.generator.sample(64))).item()
+
+    assert moments_after_steps(5.0) < 0.5 * moments_after_steps(0.0)
+
+
+def test_the_input_moments_prior_is_left_out_when_the_normalisation_states_nothing(tmp_path):
+    def generator_after_a_step(weight):
+        torch.manual_seed(0)
+        players = _players(tmp_path)
+        assert not players.spec.states_statistics        # the test model: mean 0, std 1
+        optimizer = torch.optim.Adam(players.generator.parameters(), lr=0.01)
+        generator_step(players, optimizer, Recipe(batch_size=16, input_moments_weight=weight))
+        return list(players.generator.parameters())
+
+    assert all(torch.equal(a, b) for a, b in zip(generator_after_a_step(0.0), generator_after_a_step(5.0)))
 
 
 def test_anchored_triggers_take_their_share_of_the_student_batch(tmp_path):
