@@ -70,7 +70,7 @@ class CleanResult:
                        "bytes": self.export.bytes, "exporter": self.export.exporter,
                        "opset": self.export.opset,
                        "max_abs_diff_onnxruntime": self.export.max_abs_diff},
-            "recipe": recipe.as_dict(),
+            "recipe": recipe.for_input(self.loaded.spec).as_dict(),   # as it ran
             "device": self.device,
             "trigger_families": self.erasure.trigger_families,
             "figures": {"final": self.erasure.final, "last_iteration": history[-1] if history else {}},

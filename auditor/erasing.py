@@ -87,6 +87,7 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
     score the student on held-out labelled images); it runs after each iteration's updates.
     With a `checkpoint`, a saved state is resumed and the state is saved as it says; a resumed
     run ends exactly as an uninterrupted one would."""
+    recipe = recipe.for_input(spec)
     torch.manual_seed(recipe.seed)
     players = _make_players(teacher, spec, recipe, device)
     optimizers = _make_optimizers(players, recipe)
@@ -284,7 +285,7 @@ def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
         # drew bright images (pixel mean 0.74 on a digits VGG, real digits 0.31), and a student
         # made blind to a trigger there still followed it on real, dark images (sweeps.md)
         prior = prior + recipe.image_l2_weight * x.pow(2).mean()
-    if recipe.input_moments_weight and p.spec.states_statistics:
+    if recipe.input_moments_weight:
         prior = prior + recipe.input_moments_weight * input_moments(x)
     loss = prior + recipe.class_weight * class_loss
     optimizer.zero_grad(set_to_none=True)
@@ -306,7 +307,7 @@ def input_moments(x: torch.Tensor) -> torch.Tensor:
     whose statistics every model states: the mean and std its makers measured on their data.
     Unlike the l2 prior, which pulls every pixel to the mean and so also shrinks the contrast,
     this leaves images free to be dark with bright strokes, as digits are. An identity
-    normalisation states nothing, and the generator step leaves the prior out there."""
+    normalisation states nothing: Recipe.for_input turns the prior off there."""
     mean, std = x.mean((0, 2, 3)), x.std((0, 2, 3))
     return (mean.pow(2) + (std - 1).pow(2)).mean()
 

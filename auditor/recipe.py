@@ -67,6 +67,13 @@ class Recipe:
         fields.update(overrides)
         return cls(**fields)
 
+    def for_input(self, spec) -> "Recipe":
+        """The recipe as it runs on a model with this InputSpec: the input-moments prior pulls
+        towards the data statistics the normalisation states, and an identity states none."""
+        if self.input_moments_weight and not spec.states_statistics:
+            return dataclasses.replace(self, input_moments_weight=0.0)
+        return self
+
     def with_overrides(self, **overrides) -> "Recipe":
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -49,6 +49,7 @@ def test_clean_writes_a_drop_in_onnx_model(tmp_path):
     payload = json.loads(report.read_text())
     assert payload["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert payload["recipe"]["iterations"] == 2 and payload["input"]["mean"] == [0.1307]
+    assert payload["recipe"]["input_moments_weight"] == 1.0    # a stated normalisation: the prior runs
     assert set(payload["timings_s"]) == {"load", "erase", "export", "residual_scan", "original_scan"}
     assert payload["residual"]["suspected"] in (True, False) and len(payload["residual"]["per_class"]) == 4
     assert len(payload["original_scan"]["per_class"]) == 4

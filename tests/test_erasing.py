@@ -301,16 +301,13 @@ def test_the_input_moments_prior_moves_synthetic_images_towards_the_normalisatio
     assert moments_after_steps(5.0) < 0.5 * moments_after_steps(0.0)
 
 
-def test_the_input_moments_prior_is_left_out_when_the_normalisation_states_nothing(tmp_path):
-    def generator_after_a_step(weight):
-        torch.manual_seed(0)
-        players = _players(tmp_path)
-        assert not players.spec.states_statistics        # the test model: mean 0, std 1
-        optimizer = torch.optim.Adam(players.generator.parameters(), lr=0.01)
-        generator_step(players, optimizer, Recipe(batch_size=16, input_moments_weight=weight))
-        return list(players.generator.parameters())
-
-    assert all(torch.equal(a, b) for a, b in zip(generator_after_a_step(0.0), generator_after_a_step(5.0)))
+def test_the_input_moments_prior_is_off_when_the_normalisation_states_nothing(tmp_path):
+    spec = _players(tmp_path).spec
+    assert not spec.states_statistics                    # the test model: mean 0, std 1
+    assert Recipe(input_moments_weight=1.0).for_input(spec).input_moments_weight == 0.0
+    stated = dataclasses.replace(spec, mean=(0.5,), std=(0.5,))
+    assert stated.states_statistics
+    assert Recipe(input_moments_weight=1.0).for_input(stated).input_moments_weight == 1.0
 
 
 def test_anchored_triggers_take_their_share_of_the_student_batch(tmp_path):
