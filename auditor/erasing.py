@@ -306,8 +306,8 @@ def input_moments(x: torch.Tensor) -> torch.Tensor:
     models have theirs folded away (sweeps.md), but the input normalisation is such a layer
     whose statistics every model states: the mean and std its makers measured on their data.
     Unlike the l2 prior, which pulls every pixel to the mean and so also shrinks the contrast,
-    this leaves images free to be dark with bright strokes, as digits are. An identity
-    normalisation states nothing: Recipe.for_input turns the prior off there."""
+    this leaves images free to be dark with bright strokes, as digits are. A normalisation
+    with a zero mean states nothing: Recipe.for_input turns the prior off there."""
     mean, std = x.mean((0, 2, 3)), x.std((0, 2, 3))
     return (mean.pow(2) + (std - 1).pow(2)).mean()
 

@@ -45,9 +45,10 @@ class InputSpec:
 
     @property
     def states_statistics(self) -> bool:
-        """Whether the normalisation says anything of the data: the identity (no --preset,
-        --mean or --std) is what a model gets when nothing was said."""
-        return any(m != 0 for m in self.mean) or any(s != 1 for s in self.std)
+        """Whether the normalisation says anything of the data. No data of pixels in [0, 1] has
+        mean 0 (it would be all black), so a zero mean is a scale, not statistics: the identity
+        a model gets when no --preset, --mean or --std is given, or a uint8 input's 1/255."""
+        return any(m != 0 for m in self.mean)
 
     def mean_tensor(self, device=None) -> torch.Tensor:
         return _per_channel(self.mean, self.channels, device)

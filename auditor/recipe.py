@@ -69,7 +69,7 @@ class Recipe:
 
     def for_input(self, spec) -> "Recipe":
         """The recipe as it runs on a model with this InputSpec: the input-moments prior pulls
-        towards the data statistics the normalisation states, and an identity states none."""
+        towards the data statistics the normalisation states, and a zero mean states none."""
         if self.input_moments_weight and not spec.states_statistics:
             return dataclasses.replace(self, input_moments_weight=0.0)
         return self

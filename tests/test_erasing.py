@@ -305,6 +305,8 @@ def test_the_input_moments_prior_is_off_when_the_normalisation_states_nothing(tm
     spec = _players(tmp_path).spec
     assert not spec.states_statistics                    # the test model: mean 0, std 1
     assert Recipe(input_moments_weight=1.0).for_input(spec).input_moments_weight == 0.0
+    uint8_scale = dataclasses.replace(spec, mean=(0.0,), std=(1 / 255,))   # loading.py's, for uint8
+    assert Recipe(input_moments_weight=1.0).for_input(uint8_scale).input_moments_weight == 0.0
     stated = dataclasses.replace(spec, mean=(0.5,), std=(0.5,))
     assert stated.states_statistics
     assert Recipe(input_moments_weight=1.0).for_input(stated).input_moments_weight == 1.0
