@@ -124,6 +124,7 @@ _RECIPE_OPTIONS = [
     ("--tv-weight", float, "Total-variation prior weight."),
     ("--image-l2-weight", float, "Weight of the prior that pulls synthetic images towards the normalisation's mean (DeepInversion's l2); 0 = none."),
     ("--input-moments-weight", float, "Weight of the prior that matches the synthetic images' per-channel mean and std to the normalisation's (DeepInversion's feature statistics, at the input); 0 = none. Off when the normalisation's mean is 0 (no --preset or --mean given, or a uint8 input)."),
+    ("--image-jitter", int, "Roll each synthetic image by up to this many pixels before the suspect model reads it in the generator's step (DeepInversion's jitter); 0 = none."),
     ("--class-weight", float, "Weight of the generator's class-by-class inversion term."),
     ("--pool-batches", int, "Steps other than the generator's draw from its last n batches; 0 = fresh images."),
     ("--generator-width", int, "Channels of the image generator (most of an iteration's cost)."),

@@ -37,7 +37,7 @@ from .kernels import generator_objective, student_objective, total_variation, tr
 from .memory_layout import channels_last_wanted, to_channels_last_checked
 from .recipe import Recipe
 from .stopping import REACHED_CAP
-from .synthesis import ImageGenerator, restyled
+from .synthesis import ImageGenerator, jittered, restyled
 from .triggers import TriggerSearch, default_patch_size
 
 Split = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]   # a batch into its families' shares
@@ -267,6 +267,9 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
 
 def generator_step(p: Players, optimizer, recipe: Recipe) -> dict:
     pixels, labels = p.generator.sample_labelled(recipe.batch_size)
+    if recipe.image_jitter:
+        # the pool keeps the rolled images: each is labelled by the teacher as it was read
+        pixels = jittered(pixels, recipe.image_jitter)
     x = p.spec.normalise(pixels)
     t = p.teacher(x)
     # Class by class inversion keeps the synthetic set balanced. An entropy bonus on the batch-mean

@@ -23,6 +23,7 @@ class Recipe:
     tv_weight: float = 1e-4           # total-variation (l2) prior on synthetic images
     image_l2_weight: float = 0.0      # DeepInversion's l2 prior: normalised images pulled to the mean
     input_moments_weight: float = 1.0 # batch mean and std of normalised images pulled to 0 and 1
+    image_jitter: int = 0             # G's images each rolled up to this many pixels before T reads them
     disagreement_weight: float = 0.0  # weight of G's adversarial term mean|S(G(z)) - T(G(z))|
     class_weight: float = 1.0         # cross-entropy of T on each image's drawn class (G's balance)
     pool_batches: int = 8             # steps other than G's draw from its last n batches (0: fresh)

@@ -57,6 +57,20 @@ class ImageGenerator(nn.Module):
         return self(torch.cat([z, one_hot], 1)), labels
 
 
+def jittered(pixels: torch.Tensor, most: int) -> torch.Tensor:
+    """Each image rolled by its own random shift of at most `most` pixels down and across.
+
+    DeepInversion's jitter: an image the teacher must read as its class at every small shift
+    cannot rest on a pixel-exact adversarial pattern, the easiest way for a generator to satisfy
+    a classifier, and real images are not pixel-exact either. Rolled, not padded, so no border
+    of a constant value is added that the data may never have had."""
+    b, c, h, w = pixels.shape
+    shifts = torch.randint(-most, most + 1, (2, b, 1, 1, 1), device=pixels.device)
+    rows = (torch.arange(h, device=pixels.device).view(1, 1, h, 1) - shifts[0]) % h
+    cols = (torch.arange(w, device=pixels.device).view(1, 1, 1, w) - shifts[1]) % w
+    return pixels.gather(2, rows.expand(b, c, h, w)).gather(3, cols.expand(b, c, h, w))
+
+
 def restyled(x: torch.Tensor, share: float, spec) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised images with a random `share` of them remapped in intensity (inverted half the
     time, then raised to a random power in [0.5, 3]), and the indices of those.

@@ -50,6 +50,10 @@ ARCHITECTURES = ("tiny", "vgg-bn", "resnet", "depthwise")
 MEAN, STD = 0.1307, 0.3081       # every zoo model normalises like an MNIST model (preset mnist)
 TARGET = 0
 POISON_RATE = 0.1
+# A model's weights depend on the threads its training ran on (sums in another order), and the
+# callers run with one or two: every build trains on one, seeded before the net is drawn, so a
+# fresh checkout rebuilds the same models whoever asks for them and in whatever order.
+BUILD_THREADS = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,7 +268,13 @@ def build(spec: Spec) -> dict:
         train_x[chosen] = stamp(spec.attack, train_x[chosen])
         train_y[chosen] = poisoned_labels(spec.attack, train_y[chosen], spec.target)
     size = train_x.shape[1]
-    net = _train(build_net(spec.arch, size), train_x, train_y, spec)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(BUILD_THREADS)
+    torch.manual_seed(spec.seed)   # the initial weights too, not only training's draws
+    try:
+        net = _train(build_net(spec.arch, size), train_x, train_y, spec)
+    finally:
+        torch.set_num_threads(threads)
     model_path = folder / "model.onnx"
     _export(net, size, model_path, dynamo=spec.arch == "depthwise")
     np.savez_compressed(folder / "test.npz", images=np.round(test_x * 255).astype(np.uint8), labels=test_y)

@@ -10,7 +10,7 @@ from auditor.image_pool import ImagePool
 from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
 from auditor.recipe import Recipe
-from auditor.synthesis import ImageGenerator, restyled
+from auditor.synthesis import ImageGenerator, jittered, restyled
 from auditor.triggers import (AdditiveTrigger, BlendTrigger, NoiseBlendTrigger, PatchTrigger, TriggerSearch,
                               default_patch_size)
 
@@ -120,6 +120,36 @@ def test_restyled_images_are_remapped_pixels_and_the_rest_untouched():
     # inversion and powers above 1 reach the dark pixels the bright images lack
     assert (remapped < 0.1).float().mean() > 0.05 and (pixels < 0.1).sum() == 0
     assert torch.equal(restyled(x, 0.0, SPEC)[0], x)
+
+
+def test_jittered_images_are_each_rolled_by_their_own_bounded_shift():
+    torch.manual_seed(0)
+    pixels = torch.rand(64, 2, 9, 11)
+    out = jittered(pixels, 2)
+    shifts = set()
+    for image, rolled in zip(pixels, out):
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if torch.equal(torch.roll(image, (dy, dx), (1, 2)), rolled)]
+        assert len(found) == 1                  # one roll of that image, both channels alike
+        shifts.add(found[0])
+    assert len(shifts) > 12                     # of the 25 possible: drawn per image
+    assert torch.equal(jittered(pixels, 0), pixels)
+
+
+def test_the_generator_step_pools_the_jittered_images_with_the_teachers_answer_on_them(tmp_path):
+    players = _players(tmp_path)
+    players.pool = ImagePool(1)
+    torch.manual_seed(0)
+    drawn = players.spec.normalise(players.generator.sample(16))
+    torch.manual_seed(0)                        # the step draws the same images, then rolls them
+    generator_step(players, torch.optim.Adam(players.generator.parameters(), lr=0.0),
+                   Recipe(batch_size=16, image_jitter=2))
+    pooled, answers = players.pool.images[-1], players.pool.answers[-1]
+    assert torch.allclose(players.teacher(pooled), answers, atol=1e-5)
+    shifts = [[(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+               if torch.allclose(torch.roll(image, (dy, dx), (1, 2)), rolled, atol=1e-6)]
+              for image, rolled in zip(drawn, pooled)]
+    assert all(shifts) and any((0, 0) not in found for found in shifts)
 
 
 def test_restyled_images_are_labelled_by_the_teacher_afresh(tmp_path, monkeypatch):
