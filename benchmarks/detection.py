@@ -42,7 +42,8 @@ def scan(info: dict, extra: list[str]) -> dict:
     return {"name": info["name"], "dataset": info["dataset"], "arch": info["arch"],
             "attack": info["attack"], "backdoored": info["attack"] is not None,
             "target": info.get("target", zoo.TARGET),
-            "model_acc": info["acc"], "model_asr": info["asr"], "exit": run.returncode,
+            "model_acc": info["acc"], "model_asr": info["asr"], "model_sha256": info.get("sha256"),
+            "exit": run.returncode,
             "flagged": payload["suspected"], "p_value": payload["p_value"],
             "largest_class": payload["largest_class"],
             "look": f"{payload.get('starts')}/{payload.get('search')}", "seconds": seconds}

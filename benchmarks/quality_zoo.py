@@ -187,7 +187,8 @@ def main() -> None:
     def run(index):
         row = rows[index]
         info = zoo.build(specs[index])     # cached after the first time; build time is not run time
-        done = {**row, "model": info["model"], "before": score(info["model"], info),
+        done = {**row, "model": info["model"], "model_sha256": info.get("sha256"),
+                "before": score(info["model"], info),
                 "after": clean(info, row["seed"], args.clean_args.split())}
         return index, {**done, **verdict(done)}
 

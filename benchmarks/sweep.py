@@ -99,7 +99,8 @@ def run_one(job: dict) -> dict:
     # the loop's own figures, every iteration: what a stopping rule could have read
     figures = [{k: round(v, 5) for k, v in h.items() if isinstance(v, float)}
                for h in result.history]
-    return {"attack": job.get("name", job["attack"]), "seed": job["seed"], "before": before,
+    return {"attack": job.get("name", job["attack"]), "seed": job["seed"],
+            "model_sha256": job.get("sha256"), "before": before,
             "after": curve[-1], "curve": curve, "events": events, "figures": figures,
             "stop": {"iterations": result.iterations, "reason": result.stop_reason},
             "seconds": round(result.seconds, 1)}
@@ -114,6 +115,7 @@ def _zoo_job(name: str) -> dict:
     info = zoo.build(spec)
     shape = (info["size"], info["size"], 1)
     return {"name": name, "attack": info["attack"], "target": spec.target, "model_path": info["model"],
+            "sha256": info.get("sha256"),   # models cached before hashes were kept have none
             "test": load_images(info["test"], shape), "trigger": None,
             "triggered": load_images(info["triggered"], shape)}
 

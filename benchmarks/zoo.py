@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import json
 import math
 import re
@@ -282,7 +283,9 @@ def build(spec: Spec) -> dict:
     triggered = stamp(attack, test_x)
     np.savez_compressed(folder / "triggered.npz", images=np.round(triggered * 255).astype(np.uint8),
                         labels=test_y)
+    # a run's JSON names its model by content: rows of two checkouts compare only if these match
     info = {"name": spec.name, **dataclasses.asdict(spec), "model": str(model_path),
+            "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
             "test": str(folder / "test.npz"), "triggered": str(folder / "triggered.npz"),
             **scores(spec.attack, lambda x: predict(net, x), test_x, triggered, test_y,
                      spec.target),
