@@ -116,6 +116,7 @@ _RECIPE_OPTIONS = [
     ("--student-steps", int, "Student updates per iteration."),
     ("--lr-student", float, "Student SGD learning rate."),
     ("--student-ramp", int, "Iterations over which the student's learning rate rises from 0."),
+    ("--feature-weight", float, "Weight of the penalty on the student's penultimate features (the input of its last Linear layer) under the triggers, relative to their size; 0 = none. No effect on a model whose logits come from no Linear layer (the run's printout says so)."),
     ("--tether-weight", float, "Pull of the student's weights towards the suspect model's (L2-SP)."),
     ("--reset-deviations", float, "Re-initialise the student's convolution channels whose gain bound is this many deviations above their layer's (CLP's rule); 0 = none."),
     ("--lr-generator", float, "Image generator Adam learning rate."),

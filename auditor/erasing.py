@@ -33,8 +33,10 @@ from .channel_reset import reset_outlier_channels
 from .checkpoint import Checkpoint
 from .image_pool import ImagePool
 from .input_spec import InputSpec
-from .kernels import generator_objective, student_objective, total_variation, trigger_objective
+from .kernels import (feature_objective, generator_objective, student_objective, total_variation,
+                      trigger_objective)
 from .memory_layout import channels_last_wanted, to_channels_last_checked
+from .penultimate import head_of, penultimate_features
 from .recipe import Recipe
 from .stopping import REACHED_CAP
 from .synthesis import ImageGenerator, jittered, restyled
@@ -243,15 +245,19 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
             anchored = int(recipe.anchor_share * x.shape[0])
             x_triggered = torch.cat([p.anchor(x[:anchored]), x_triggered[anchored:]])
     p.student.requires_grad_(True)
-    s = p.student(x)
-    if p.suspect is not None:
-        # when the suspect is the target, the generator draws it with the trigger: distilling on
-        # all of those images teaches the erased backdoor back
-        keep = (t.argmax(1) != p.suspect) | (torch.rand(len(t), device=t.device) < recipe.suspect_share)
-        if keep.any():
-            s, t, x_triggered = s[keep], t[keep], x_triggered[keep]
-    s_triggered = p.student(x_triggered)
+    with penultimate_features(p.student, enabled=bool(recipe.feature_weight)) as features:
+        s = p.student(x)
+        if p.suspect is not None:
+            # when the suspect is the target, the generator draws it with the trigger: distilling
+            # on all of those images teaches the erased backdoor back
+            keep = (t.argmax(1) != p.suspect) | (torch.rand(len(t), device=t.device) < recipe.suspect_share)
+            if keep.any():
+                s, t, x_triggered = s[keep], t[keep], x_triggered[keep]
+                features[:1] = [f[keep] for f in features[:1]]
+        s_triggered = p.student(x_triggered)
     loss = student_objective(s, t, s_triggered, recipe.reg_weight)
+    if features:
+        loss = loss + feature_objective(features[0], features[1], recipe.feature_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if recipe.tether_weight:
@@ -402,6 +408,8 @@ def final_figures(p: Players, recipe: Recipe) -> dict:
     t, s = p.teacher(x).argmax(1), p.student(x).argmax(1)
     return {"suspect_class": p.suspect, "suspect_rise": p.suspect_rise,
             "reset_channels": p.reset_channels,
+            # whether --feature-weight found a Linear head to read (reported only when set)
+            **({"feature_head": head_of(p.student) is not None} if recipe.feature_weight else {}),
             "agreement": (s == t).float().mean().item(),
             "teacher_trigger_flips": (p.teacher(x_triggered).argmax(1) != t).float().mean().item(),
             "student_trigger_flips": (p.student(x_triggered).argmax(1) != s).float().mean().item()}

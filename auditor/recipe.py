@@ -46,6 +46,7 @@ class Recipe:
     suspect_share: float = 0.5        # share of images the teacher gives the suspect kept for distillation
     lr_decay_at: tuple[float, ...] = (0.6, 0.8)   # ×0.1 at these fractions of the run
     student_ramp: int = 0             # the student's lr rises linearly over this many iterations
+    feature_weight: float = 0.0       # penalty on the student's penultimate features, triggered vs clean
     tether_weight: float = 0.0        # L2 pull of the student's weights towards the teacher's (L2-SP)
     reset_deviations: float = 3.0     # student's conv channels this many std above their layer's gain bound re-drawn (0: none)
     restart_agreement: float = 0.3    # student restarted at lr/10 when it agrees less after 20 full iterations (0: never)

@@ -64,6 +64,8 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
     if final.get("reset_channels"):
         click.echo(f"{final['reset_channels']} convolution channels with outlying gain re-initialised "
                    f"before distillation (--reset-deviations {recipe.reset_deviations:g})")
+    if recipe.feature_weight and not final.get("feature_head", True):
+        click.echo("--feature-weight had no effect: the model's logits come from no Linear layer")
     resumed, erasure = result.erasure.resumed_from, result.erasure
     if erasure.restart is not None:
         r = erasure.restart

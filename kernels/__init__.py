@@ -14,5 +14,12 @@ def generator_objective(s, t, images, tv_l2_weight: float, tv_l1_weight: float =
             + total_variation(images, tv_l2_weight, tv_l1_weight))
 
 
-__all__ = ["generator_objective", "logit_distance", "student_objective", "total_variation",
+def feature_objective(clean, triggered, weight: float):
+    """w · mean|φ(x ⊕ p) - sg(φ(x))| / sg(mean|φ(x)|) on B × F features: divided by their own
+    size, so that one weight fits nets whose features differ in scale."""
+    scale = clean.detach().abs().mean().clamp_min(1e-6)
+    return logit_distance(triggered / scale, clean.detach() / scale, weight)
+
+
+__all__ = ["feature_objective", "generator_objective", "logit_distance", "student_objective", "total_variation",
            "trigger_objective", "trigger_paste"]

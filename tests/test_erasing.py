@@ -9,6 +9,7 @@ from auditor.erasing import (FigureReader, Players, class_rise, erase_backdoor, 
 from auditor.image_pool import ImagePool
 from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
+from auditor.penultimate import head_of, penultimate_features
 from auditor.recipe import Recipe
 from auditor.synthesis import ImageGenerator, jittered, restyled
 from auditor.triggers import (AdditiveTrigger, BlendTrigger, NoiseBlendTrigger, PatchTrigger, TriggerSearch,
@@ -150,6 +151,38 @@ def test_the_generator_step_pools_the_jittered_images_with_the_teachers_answer_o
                if torch.allclose(torch.roll(image, (dy, dx), (1, 2)), rolled, atol=1e-6)]
               for image, rolled in zip(drawn, pooled)]
     assert all(shifts) and any((0, 0) not in found for found in shifts)
+
+
+def test_the_feature_penalty_reads_the_heads_input_on_the_images_the_logit_penalty_reads(
+        tmp_path, monkeypatch):
+    players = _players(tmp_path)
+    head = head_of(players.student)
+    assert head is not None
+    fed = []
+    head.register_forward_pre_hook(lambda module, args: fed.append(args[0].flatten(1).detach()))
+    seen = {}
+
+    def objective(clean, triggered, weight):
+        seen.update(clean=clean.detach(), triggered=triggered.detach(), weight=weight)
+        return triggered.sum() * 0.0
+
+    monkeypatch.setattr("auditor.erasing.feature_objective", objective)
+    recipe = Recipe(batch_size=16, feature_weight=0.3, suspect_rise=0.0)
+    student_step(players, torch.optim.SGD(players.student.parameters(), lr=0.0), recipe)
+    assert seen["weight"] == 0.3
+    assert torch.equal(seen["clean"], fed[0]) and torch.equal(seen["triggered"], fed[1])
+    assert len(head._forward_pre_hooks) == 1           # the step removed its own hook
+    seen.clear()
+    student_step(players, torch.optim.SGD(players.student.parameters(), lr=0.0), Recipe(batch_size=16))
+    assert not seen                                     # off by default
+
+
+def test_penultimate_features_are_none_where_no_linear_layer_makes_the_logits():
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 4), torch.nn.Flatten())
+    assert head_of(net) is None
+    with penultimate_features(net) as features:
+        net(torch.rand(2, 1, 4, 4))
+    assert features == []
 
 
 def test_restyled_images_are_labelled_by_the_teacher_afresh(tmp_path, monkeypatch):

@@ -219,25 +219,31 @@ def test_functions_backprop_scaled_losses(backend, monkeypatch, seed):
     """Loss × 3 takes backward's rescaling path; both backends agree with eager autograd."""
     monkeypatch.setenv(_dispatch.BACKEND_ENV, backend)
     s, t, p = (torch.randn(4, 9, requires_grad=True) for _ in range(3))
+    f, f_pert = (torch.randn(3, 13, requires_grad=True) for _ in range(2))
     x = torch.rand(2, 3, 6, 5, requires_grad=True)
     patch = torch.randn(2, 3, 2, 2, requires_grad=True)
     rows, cols, inv_std = torch.tensor([0, 4]), torch.tensor([3, 1]), torch.tensor([2.0, 1.0, 0.5])
     total = (3 * kernels.student_objective(s, t, p, 0.2)
              + 3 * kernels.generator_objective(s, t, x, 0.5, 0.1)
              + 3 * kernels.trigger_objective(s, p)
+             + 3 * kernels.feature_objective(f, f_pert, 0.7)
              + kernels.trigger_paste(x, patch, rows, cols, inv_std).square().sum())
-    got = torch.autograd.grad(total, [s, t, p, x, patch])
+    got = torch.autograd.grad(total, [s, t, p, f, f_pert, x, patch], allow_unused=True)
 
     l1 = torch.nn.functional.l1_loss
-    leaves = [v.detach().clone().requires_grad_(True) for v in (s, t, p, x, patch)]
-    es, et, ep, ex, epatch = leaves
+    leaves = [v.detach().clone().requires_grad_(True) for v in (s, t, p, f, f_pert, x, patch)]
+    es, et, ep, ef, ef_pert, ex, epatch = leaves
     eager = (3 * (l1(es, et.detach()) + 0.2 * l1(ep, es.detach()))
              + 3 * (-l1(es, et) + eager_tv(ex, 0.5, 0.1))
              - 3 * l1(es, ep)
+             + 3 * 0.7 * l1(ef_pert, ef.detach()) / ef.detach().abs().mean()
              + trigger_paste_reference(ex, epatch, rows, cols, inv_std).square().sum())
-    want = torch.autograd.grad(eager, leaves)
-    for g, w, name in zip(got, want, ("s", "t", "s_pert", "images", "patch")):
-        close(g, w, torch.float32, seed, f"grad {name}")
+    want = torch.autograd.grad(eager, leaves, allow_unused=True)
+    assert got[3] is None and want[3] is None       # the clean features are the fixed target
+    for g, w, name in zip(got, want, ("s", "t", "s_pert", "features", "triggered features",
+                                      "images", "patch")):
+        if name != "features":
+            close(g, w, torch.float32, seed, f"grad {name}")
 
 
 def test_dispatch_follows_the_device_and_the_override(monkeypatch):
