@@ -253,7 +253,8 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
             keep = (t.argmax(1) != p.suspect) | (torch.rand(len(t), device=t.device) < recipe.suspect_share)
             if keep.any():
                 s, t, x_triggered = s[keep], t[keep], x_triggered[keep]
-                features[:1] = [f[keep] for f in features[:1]]
+                if features:
+                    features[0] = features[0][keep]
         s_triggered = p.student(x_triggered)
     loss = student_objective(s, t, s_triggered, recipe.reg_weight)
     if features:

@@ -21,5 +21,5 @@ def feature_objective(clean, triggered, weight: float):
     return logit_distance(triggered / scale, clean.detach() / scale, weight)
 
 
-__all__ = ["feature_objective", "generator_objective", "logit_distance", "student_objective", "total_variation",
-           "trigger_objective", "trigger_paste"]
+__all__ = ["feature_objective", "generator_objective", "logit_distance", "student_objective",
+           "total_variation", "trigger_objective", "trigger_paste"]

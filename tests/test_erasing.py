@@ -172,7 +172,18 @@ def test_the_feature_penalty_reads_the_heads_input_on_the_images_the_logit_penal
     assert seen["weight"] == 0.3
     assert torch.equal(seen["clean"], fed[0]) and torch.equal(seen["triggered"], fed[1])
     assert len(head._forward_pre_hooks) == 1           # the step removed its own hook
+    # images of the suspect class left out of distillation are left out of the feature term too
+    fed.clear()
+    torch.manual_seed(1)
+    players.suspect = int(players.teacher(players.spec.normalise(
+        players.generator.sample(64))).argmax(1).mode().values)
+    torch.manual_seed(1)                                # the step draws those same images
+    student_step(players, torch.optim.SGD(players.student.parameters(), lr=0.0),
+                 Recipe(batch_size=64, feature_weight=0.3, suspect_share=0.5))
+    assert len(seen["clean"]) == len(seen["triggered"]) == len(fed[1]) < len(fed[0])
+    assert all((fed[0] == row).all(1).any() for row in seen["clean"])
     seen.clear()
+    players.suspect = None
     student_step(players, torch.optim.SGD(players.student.parameters(), lr=0.0), Recipe(batch_size=16))
     assert not seen                                     # off by default
 
