@@ -112,6 +112,7 @@ def _terminated(signum, frame):
 _RECIPE_OPTIONS = [
     ("--iterations", int, "Outer iterations at most (the run stops earlier once settled, or unsettled when the learning rates fall to a hundredth, see --stop-window)."),
     ("--warmup-iterations", int, "Leading iterations that train only the generators."),
+    ("--warmup-generator-steps", int, "Image generator updates per warm-up iteration (one per iteration after it)."),
     ("--batch-size", int, "Synthetic images per step."),
     ("--student-steps", int, "Student updates per iteration."),
     ("--lr-student", float, "Student SGD learning rate."),
@@ -311,8 +312,8 @@ def scan(model, preset, mean, std, input_shape, layout, output_name, alpha, scan
 
     For each class, noise images (uniform, then dark) take a few steps up its logit margin,
     small ones on every pixel and then large ones on a few pixels; a backdoor target's margin
-    rises abnormally far against the other classes (after MM-BD). The look where one class
-    stands out most decides, corrected for the number of looks.
+    rises abnormally far against the other classes (after MM-BD). The looks are combined class
+    by class (Simes' test): a class that stands out in several looks counts for more.
     """
     from .rendering import run_scan
 

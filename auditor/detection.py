@@ -22,10 +22,9 @@ planted trigger sent every dark start to its target, while from uniform noise so
 did not fire and a natural class (Fashion-MNIST's bag) stood out in clean and backdoored
 models alike (benchmarks/results/detection-starts.md). Each kind of start is also searched
 sparsely: a few pixels moved far, the shape of a patch trigger, which small steps on every
-pixel do not reach in 20 steps. The verdict is the look (kind of start, search) whose largest
-class stands out most, its p-value Šidák-corrected for the looks (see `strongest`). A model is
-suspected when that p < alpha. The library never prints; `on_step`
-reports progress.
+pixel do not reach in 20 steps. The looks (kind of start, search) are combined class by class
+with Simes' test (see `strongest`). A model is suspected when the smallest combined p < alpha.
+The library never prints; `on_step` reports progress.
 """
 
 from __future__ import annotations
@@ -112,6 +111,8 @@ class Verdict:
         return {"suspected": self.suspected, "target": self.suspect if self.suspected else None,
                 "largest_class": self.suspect, "p_value": self.p_value, "alpha": self.alpha,
                 "starts": self.starts, "search": self.search, "looked": self.looked,
+                "combination": "Simes' test over the looks, class by class" if self.looked > 1
+                               else None,
                 "statistic": f"mean logit margin after a few {self.search} steps from "
                              f"{self.starts} images, scored against the others",
                 "per_class": [{"class": k, "margin": m, "score": z, "p_value": p} for k, (m, z, p)
@@ -138,14 +139,31 @@ def verdict(statistics, alpha: float) -> Verdict:
 
 
 def strongest(verdicts: dict[str, Verdict]) -> Verdict:
-    """The verdict of the look whose largest class stands out most, its p-values Šidák-corrected
-    for the F looks: p = 1 − (1 − p_min)^F, exact for independent looks and conservative for
-    positively dependent ones, as several looks at one model may be."""
-    looked = len(verdicts)
-    best = min(verdicts.values(), key=lambda v: v.p_value)
-    p = 1 - (1 - best.p_value) ** looked
-    return dataclasses.replace(best, p_value=p, suspected=p < best.alpha, looked=looked,
-                               class_p_values=[1 - (1 - q) ** looked for q in best.class_p_values])
+    """The looks' verdicts combined class by class with Simes' test: for class k, with its F
+    per-look p-values sorted, P_k = min_r (F / r) · p_(r),k; the class of smallest P_k is the
+    suspect, P_k the model's p-value. Reported with the look where that class stood out most.
+
+    Taking the smallest p-value of any look needs a correction for F looks (Šidák's, about F ·
+    p_min), which is all Simes' test asks of a class that stands out in one look only; a class
+    that stands out in several at once is credited for it (r > 1). P_k is never below Simes'
+    test over the looks' own smallest p-values, which holds its level when the looks are
+    positively dependent, as looks at one model are. On simulated null sets it flags as often
+    as Šidák's correction did; on the detection zoo it flagged two held-out backdoors more at
+    the same false-alarm rate (benchmarks/results/search-variants/chosen-2026-12-05-simes.txt)."""
+    ordered = list(verdicts.values())
+    looked = len(ordered)
+    combined = [_simes([v.class_p_values[k] for v in ordered])
+                for k in range(len(ordered[0].class_p_values))]
+    top = int(np.argmin(combined))
+    best = min(ordered, key=lambda v: v.class_p_values[top])
+    return dataclasses.replace(best, p_value=combined[top], suspect=top,
+                               suspected=combined[top] < best.alpha, looked=looked,
+                               class_p_values=combined)
+
+
+def _simes(p_values: list[float]) -> float:
+    ordered = np.sort(np.asarray(p_values, dtype=np.float64))
+    return float(min(1.0, (len(ordered) / np.arange(1, len(ordered) + 1) * ordered).min()))
 
 
 @dataclasses.dataclass
@@ -312,8 +330,8 @@ def class_margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 @dataclasses.dataclass
 class ScanResult:
-    verdict: Verdict                # the strongest look's, corrected (`strongest`)
-    inversion: Inversion            # from that look
+    verdict: Verdict                # the looks combined (`strongest`)
+    inversion: Inversion            # each class's rows from the look where it stood out most
     settings: ScanSettings
     seconds: float
     by_look: dict[str, Verdict]     # each look's own ("dark/sparse": Verdict.look), uncorrected
@@ -335,7 +353,8 @@ def scan_classifier(model: nn.Module, spec: InputSpec, settings: ScanSettings = 
     start = time.perf_counter()
     model = model.to(device).eval()
     to_channels_last_checked(model, spec, device)
-    verdicts, kept = {}, None   # only the strongest look's inversion is kept: each can be GBs
+    verdicts, kept = {}, None   # each class's slice of the look where it stood out most: a
+                                # look's inversion can be GBs
     pairs = looks(settings)
     for i, (starts, search) in enumerate(pairs):
         step = None if on_step is None else (
@@ -345,11 +364,24 @@ def scan_classifier(model: nn.Module, spec: InputSpec, settings: ScanSettings = 
         found = dataclasses.replace(verdict(inversion.statistics, settings.alpha), starts=starts,
                                     search=search)
         verdicts[found.look] = found
-        if kept is None or found.p_value < verdicts[kept[0]].p_value:
-            kept = (found.look, inversion)
+        kept = _keep_where_smallest(kept, inversion, found.class_p_values)
         del inversion
-    best = strongest(verdicts)   # the first smallest p-value, as `kept`
+    best = strongest(verdicts)   # the suspect's look is the first of its smallest p, as `kept`
     return ScanResult(best, kept[1], settings, time.perf_counter() - start, verdicts)
+
+
+def _keep_where_smallest(kept: tuple[torch.Tensor, Inversion] | None, inversion: Inversion,
+                         p_values: list[float]) -> tuple[torch.Tensor, Inversion]:
+    """(per-class smallest p so far, an inversion holding each class's rows from that look)."""
+    p = torch.tensor(p_values, dtype=torch.float64)
+    if kept is None:
+        return p, inversion
+    smallest, best = kept
+    better = p < smallest
+    for mine, theirs in ((best.margins, inversion.margins), (best.images, inversion.images),
+                         (best.mean_shift, inversion.mean_shift)):
+        mine[better] = theirs[better]
+    return torch.minimum(smallest, p), best
 
 
 def scan_model(model_path, settings: ScanSettings = ScanSettings(), *, device: str = "auto",

@@ -109,7 +109,9 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
         if iteration >= recipe.warmup_iterations:
             for _ in range(recipe.student_steps):
                 figures.update(student_step(players, optimizers["student"], recipe))
-        figures.update(generator_step(players, optimizers["generator"], recipe))
+        warming = iteration < recipe.warmup_iterations
+        for _ in range(recipe.warmup_generator_steps if warming else 1):
+            figures.update(generator_step(players, optimizers["generator"], recipe))
         figures.update(trigger_step(players, optimizers["triggers"], recipe))
         if inspect is not None:
             figures.update(inspect(iteration, players.student) or {})

@@ -14,6 +14,7 @@ from .student_restart import RestartRule
 class Recipe:
     iterations: int = 250             # outer iterations (the paper: 300 epochs × 50)
     warmup_iterations: int = 50       # first iterations train only the two generators
+    warmup_generator_steps: int = 1   # image generator updates per warm-up iteration (1 after it)
     batch_size: int = 128
     student_steps: int = 5            # student updates per outer iteration
     lr_student: float = 0.003         # SGD, momentum 0.9, weight decay 5e-4

@@ -178,14 +178,14 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
                                     **preprocessing)
     v = result.verdict
     looked = f"{v.search} search from {v.starts} starts" + (
-        f", corrected for {v.looked} looks" if v.looked > 1 else "")
+        f", combined over {v.looked} looks (Simes)" if v.looked > 1 else "")
     if v.suspected:
         click.echo(f"verdict: BACKDOOR SUSPECTED, target class {v.suspect} "
                    f"(p = {v.p_value:.3g} < alpha {v.alpha}; {looked})")
     else:
         click.echo(f"verdict: no backdoor evidence (highest: class {v.suspect}, "
                    f"p = {v.p_value:.3g} >= alpha {v.alpha}; {looked})")
-    order = sorted(range(len(v.statistics)), key=lambda k: -v.statistics[k])
+    order = sorted(range(len(v.statistics)), key=lambda k: (v.class_p_values[k], -v.statistics[k]))
     _table(["class", "mean margin", "score", "p-value"],
            [[str(k), f"{v.statistics[k]:.2f}", f"{v.scores[k]:.2f}", f"{v.class_p_values[k]:.3g}"]
             for k in order[:_SHOWN_CLASSES]])

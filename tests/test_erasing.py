@@ -282,6 +282,26 @@ def test_erase_backdoor_reports_every_iteration(tmp_path):
     assert result.history == [f for _, f in seen]
 
 
+@pytest.mark.parametrize("steps", [1, 3])
+def test_the_generator_takes_its_warm_up_steps_then_one_an_iteration(tmp_path, monkeypatch, steps):
+    import auditor.erasing as erasing
+    calls = []
+    real = erasing.generator_step
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(erasing, "generator_step", counted)
+    loaded = load_model(tiny_onnx(tmp_path))
+    recipe = Recipe(iterations=4, warmup_iterations=2, warmup_generator_steps=steps, batch_size=8,
+                    student_steps=1, stop_window=0)
+    per_iteration = []
+    erase_backdoor(Classifier(loaded.net, loaded.spec, 0), loaded.spec, recipe,
+                   inspect=lambda i, student: per_iteration.append(len(calls)))
+    assert [b - a for a, b in zip([0] + per_iteration, per_iteration)] == [steps, steps, 1, 1]
+
+
 def test_figures_are_read_a_few_iterations_at_a_time_and_in_order(monkeypatch):
     monkeypatch.setattr(FigureReader, "every", 3)
     monkeypatch.setattr(FigureReader, "seconds", 1e9)
