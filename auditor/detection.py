@@ -101,7 +101,7 @@ class Verdict:
     class_p_values: list[float]  # each class's score read as the largest: ranks the classes
     starts: str = "noise"        # the kind of starting image (START_SCALES)
     search: str = "dense"        # how the starts were moved (recipe.SEARCHES)
-    looked: int = 1              # looks (kinds of start × searches): p-values corrected for as many
+    looked: int = 1              # looks (kinds of start × searches) the p-values combine
 
     @property
     def look(self) -> str:

@@ -35,7 +35,7 @@ SEARCH = "dense"
 @dataclasses.dataclass
 class ShortcutCheck:
     target: int            # the class the scan of the original suspected
-    original_p: float      # that scan's corrected p-value
+    original_p: float      # that scan's p-value, its looks combined
     share: float           # of the original's images of `target`, the share the clean model gives it
     kept: bool             # share >= KEPT_SHARE: backdoor evidence remains
     images: int
