@@ -284,15 +284,13 @@ def test_erase_backdoor_reports_every_iteration(tmp_path):
 
 @pytest.mark.parametrize("steps", [1, 3])
 def test_the_generator_takes_its_warm_up_steps_then_one_an_iteration(tmp_path, monkeypatch, steps):
-    import auditor.erasing as erasing
     calls = []
-    real = erasing.generator_step
 
     def counted(*args):
         calls.append(1)
-        return real(*args)
+        return generator_step(*args)
 
-    monkeypatch.setattr(erasing, "generator_step", counted)
+    monkeypatch.setattr("auditor.erasing.generator_step", counted)
     loaded = load_model(tiny_onnx(tmp_path))
     recipe = Recipe(iterations=4, warmup_iterations=2, warmup_generator_steps=steps, batch_size=8,
                     student_steps=1, stop_window=0)
