@@ -154,6 +154,8 @@ def main() -> None:
                          "trigger": trigger, "overrides": overrides, "every": args.every,
                          "threads": threads})
     start = time.perf_counter()
+    folder = args.out / "sweep"
+    folder.mkdir(exist_ok=True)
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         runs = []
         for run in pool.imap(run_one, jobs):
@@ -167,17 +169,21 @@ def main() -> None:
                   + "\n    per class at the end: "
                   + " ".join(f"{100 * a:.0f}" for a in run["after"]["per_class"]),
                   flush=True)
-    summary = summarise(runs)
-    print(f"{args.name}: {summary}  ({time.perf_counter() - start:.0f} s)")
+            # written after every run, so a sweep stopped part-way keeps the runs it finished
+            write_payload(folder / f"{args.name}.json", args, overrides, runs, planned=len(jobs))
+    print(f"{args.name}: {summarise(runs)}  ({time.perf_counter() - start:.0f} s)")
+
+
+def write_payload(path: Path, args, overrides: dict, runs: list[dict], planned: int) -> None:
+    """The sweep's JSON with the runs so far ("complete" once all `planned` are in), replaced whole."""
     payload = {"benchmark": "sweep", "name": args.name, "overrides": overrides,
                "recipe": Recipe().with_overrides(**overrides).as_dict(), "seeds": args.seeds,
                "machine": {"cpu_threads": torch.get_num_threads(), "jobs": args.jobs,
                            "platform": platform.platform(), "torch": torch.__version__},
-               "summary": summary, "runs": runs}
-    folder = args.out / "sweep"
-    folder.mkdir(exist_ok=True)
-    (folder / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-
+               "complete": len(runs) == planned, "summary": summarise(runs), "runs": runs}
+    partial = path.with_suffix(".json.part")
+    partial.write_text(json.dumps(payload, indent=2) + "\n")
+    partial.replace(path)
 
 if __name__ == "__main__":
     main()
