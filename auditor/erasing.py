@@ -210,7 +210,7 @@ def restore_run_state(state: dict, p: Players, optimizers: dict) -> tuple[list[d
 def end_warmup(p: Players, recipe: Recipe) -> dict:
     """Once the generators have trained: probe patch positions, freeze the search as the anchor,
     guess the suspect class, in that order (the anchor carries the probe's stamps, and the
-    suspect is read from the anchor)."""
+    suspect is read from the anchor), then aim the families that wait for it."""
     if recipe.patch_probe:
         # the generator's images at the end of the warm-up, not before: probed at its midpoint
         # the patterns raised some class nearly everywhere and the planted corner was missed
@@ -218,7 +218,11 @@ def end_warmup(p: Players, recipe: Recipe) -> dict:
         p.triggers.probe(p.teacher, images)
     if recipe.anchor_share > 0:
         p.anchor = copy.deepcopy(p.triggers).eval().requires_grad_(False)
-    return find_suspect(p, recipe) if recipe.suspect_rise > 0 else {}
+    found = find_suspect(p, recipe) if recipe.suspect_rise > 0 else {}
+    for search in (p.triggers, p.anchor):
+        if search is not None:
+            search.focus(p.suspect)
+    return found
 
 
 @torch.no_grad()
@@ -436,7 +440,8 @@ def _make_players(teacher, spec, recipe, device) -> Players:
                                    stamp_every=recipe.stamp_every,
                                    noise_alpha=recipe.noise_alpha,
                                    patch_weight=recipe.patch_weight,
-                                   noise_weight=recipe.noise_weight).to(device).train()
+                                   noise_weight=recipe.noise_weight,
+                                   grating_weight=recipe.grating_weight).to(device).train()
     pool = ImagePool(recipe.pool_batches) if recipe.pool_batches else None
     # after the generator and the search are drawn, so that a model with no outliers runs on the
     # random numbers it ran on before the reset existed

@@ -6,9 +6,12 @@ noise blend kept ASR at 100 %; see the README). So the search holds several fami
 generator of triggers bounded so a trigger stays a trigger, not a change of content:
 
 - `PatchTrigger`: an s × s additive patch in [-1, 1] pixels at a random position (DHBE's);
-- `BlendTrigger`: (1 - α) · image + α · q with a generated image q, α at most `alpha`;
+- `BlendTrigger`: (1 - α) · image + α · q with a generated image q (or a grating the probe
+  found), α at most `alpha`;
 - `AdditiveTrigger`: a full-image signal of amplitude at most ε pixels;
-- `NoiseBlendTrigger`: a blend of fresh uniform noise, α up to its own, larger bound.
+- `NoiseBlendTrigger`: a blend of fresh uniform noise, α up to its own, larger bound;
+- `GratingTrigger` (off by default): a blend of one of the probe's gratings, aimed at the
+  suspect class.
 
 Every family acts in pixel space, x ⊕ δ = norm(norm⁻¹(x) + δ) = x + δ / std. One batch is split
 between the families, so searching them all costs one student forward, as DHBE's single patch.
@@ -174,9 +177,12 @@ class _FullImageTrigger(nn.Module):
         self.images = ImageGenerator(spec.shape, latent_dim=latent_dim, width=32)
 
     def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
-        q = self.images.sample(x.shape[0])
+        q = self.pattern(x.shape[0])
         std = spec.std_tensor(x.device).view(1, -1, 1, 1)
         return x + self.delta(q, x, spec) / std
+
+    def pattern(self, batch: int) -> torch.Tensor:
+        return self.images.sample(batch)
 
 
 class BlendTrigger(_FullImageTrigger):
@@ -185,6 +191,71 @@ class BlendTrigger(_FullImageTrigger):
 
     def describe(self) -> str:
         return f"blend alpha<={self.bound:g}"
+
+
+def gratings(spec: InputSpec, cycles=(1, 2, 3, 4, 6, 8), phases: int = 4) -> torch.Tensor:
+    """Sinusoids over the whole image in [0, 1]: `cycles` across it, along the rows, the columns
+    and both diagonals, at `phases` evenly spaced phases (P × C × H × W, every channel alike)."""
+    i = torch.arange(spec.height).view(-1, 1) / spec.height
+    j = torch.arange(spec.width).view(1, -1) / spec.width
+    bank = [0.5 + 0.5 * torch.sin(2 * math.pi * (f * (a * i + b * j) + k / phases))
+            for f in cycles for a, b in ((0, 1), (1, 0), (1, 1), (1, -1)) for k in range(phases)]
+    return torch.stack(bank)[:, None].expand(-1, spec.channels, -1, -1).contiguous()
+
+
+class GratingTrigger(nn.Module):
+    """A grating from a fixed bank blended over the whole image at `bound`; nothing to learn.
+
+    A SIG backdoor (Barni et al., ICIP 2019) answers to a sinusoid blended over the image. The
+    generated blends never found one: on the zoo's SIG models the warm-up's triggers moved none
+    of the channels the planted signal moves, while with the planted signal as the anchor the
+    same clean erased it (sweeps.md, 2026-12-06). Gratings raise some class on synthetic images
+    whether or not a backdoor answers to them, so the probe only measures each one's rise of
+    every class; once the suspect class is named (`focus`), the family blends the `count`
+    gratings that raise it most. Until then it leaves images as they are, so the suspect is
+    named without it."""
+
+    def __init__(self, spec: InputSpec, bound: float, count: int = 4):
+        super().__init__()
+        self.bound, self.count = bound, count
+        self.bank = gratings(spec)
+        self.rise = None              # per grating, per class: what its blend did, see `probe`
+        self.stamps = None            # the gratings it blends, K × C × H × W pixels
+
+    def get_extra_state(self) -> dict:
+        return {"rise": self.rise, "stamps": self.stamps}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.rise, self.stamps = state["rise"], state["stamps"]
+
+    def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+        if self.stamps is None:
+            return x
+        q = self.stamps.to(x)[torch.randint(0, len(self.stamps), (x.shape[0],), device=x.device)]
+        std = spec.std_tensor(x.device).view(1, -1, 1, 1)
+        return x + self.bound * (q - spec.denormalise(x)) / std
+
+    @torch.no_grad()
+    def probe(self, model, pixels: torch.Tensor, spec: InputSpec) -> None:
+        """How far each grating, blended into `pixels`, raises each class's mean probability."""
+        bank = self.bank.to(pixels)
+        before = model(spec.normalise(pixels)).softmax(1).mean(0)
+        rises = []
+        for q in bank.split(max(1, 1024 // len(pixels))):
+            blended = (1 - self.bound) * pixels[None] + self.bound * q[:, None]
+            after = model(spec.normalise(blended.flatten(0, 1))).softmax(1)
+            rises.append(after.view(len(q), len(pixels), -1).mean(1) - before)
+        self.rise = torch.cat(rises)
+
+    def focus(self, suspect: int | None) -> None:
+        """Blend from now on the gratings that raise `suspect` most (None: any class)."""
+        if self.rise is None:
+            return
+        score = self.rise.amax(1) if suspect is None else self.rise[:, suspect]
+        self.stamps = self.bank[score.topk(min(self.count, len(score))).indices.cpu()]
+
+    def describe(self) -> str:
+        return f"gratings alpha<={self.bound:g}"
 
 
 class AdditiveTrigger(_FullImageTrigger):
@@ -239,7 +310,8 @@ class TriggerSearch(nn.Module):
     @classmethod
     def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float,
               clamp: bool = False, stamp_every: int = 0, noise_alpha: float = 0.0,
-              patch_weight: float = 1.0, noise_weight: float = 1.0):
+              patch_weight: float = 1.0, noise_weight: float = 1.0, grating_weight: float = 0.0):
+        """grating_weight: the grating family's share (0: none), at the blend family's alpha."""
         families = [PatchTrigger(spec, s, stamp_every=stamp_every) for s in patch_sizes]
         if blend_alpha > 0:
             families.append(BlendTrigger(spec, blend_alpha))
@@ -250,6 +322,9 @@ class TriggerSearch(nn.Module):
         weights = [patch_weight] * len(patch_sizes) + [1.0] * (len(families) - len(patch_sizes))
         if noise_alpha > 0:
             weights[-1] = noise_weight
+        if grating_weight > 0 and blend_alpha > 0:
+            families.append(GratingTrigger(spec, blend_alpha))
+            weights.append(grating_weight)
         return cls(spec, families, clamp, weights)
 
     def split(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -274,6 +349,12 @@ class TriggerSearch(nn.Module):
         for family in self.families:
             if hasattr(family, "probe"):
                 family.probe(model, pixels, self.spec)
+
+    def focus(self, suspect: int | None) -> None:
+        """Point the families that wait for the suspect class at it (GratingTrigger.focus)."""
+        for family in self.families:
+            if hasattr(family, "focus"):
+                family.focus(suspect)
 
     @torch.no_grad()
     def observe(self, shift: torch.Tensor) -> None:

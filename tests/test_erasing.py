@@ -12,8 +12,8 @@ from auditor.loading import Classifier, load_model
 from auditor.penultimate import head_of, penultimate_features
 from auditor.recipe import Recipe
 from auditor.synthesis import ImageGenerator, jittered, restyled
-from auditor.triggers import (AdditiveTrigger, BlendTrigger, NoiseBlendTrigger, PatchTrigger, TriggerSearch,
-                              default_patch_size)
+from auditor.triggers import (AdditiveTrigger, BlendTrigger, GratingTrigger, NoiseBlendTrigger, PatchTrigger,
+                              TriggerSearch, default_patch_size, gratings)
 
 from .models import tiny_onnx
 
@@ -535,6 +535,45 @@ def test_the_probe_keeps_its_strongest_stamps_and_they_stamp_exactly():
         outside[r:r + 3, c:c + 3] = False
         assert torch.allclose(out[i][:, outside], pixels[i][:, outside], atol=1e-5)
     assert not torch.allclose(out[0], pixels[0], atol=1e-3)     # the learned patch, pasted
+
+
+class _SignalBackdoor(torch.nn.Module):
+    """Class 1 when the image correlates with one grating (2 cycles across the columns, a
+    quarter-period on), as a SIG backdoor answers to its sinusoid; else nearly nothing."""
+    GRATING = 17                               # (cycles index 1 × 4 + columns 0) × 4 phases + 1
+
+    def forward(self, x):
+        pixels = SPEC.denormalise(x)
+        signal = gratings(SPEC)[self.GRATING] - 0.5
+        logits = torch.zeros(x.shape[0], SPEC.num_classes)
+        logits[:, 1] = 400 * ((pixels - 0.5) * signal).mean((1, 2, 3))
+        return logits
+
+
+def test_the_grating_family_waits_for_the_suspect_then_blends_what_raises_it():
+    torch.manual_seed(0)
+    bank = gratings(SPEC)
+    assert bank.shape == (96, 3, 12, 10) and bank.min() >= 0 and bank.max() <= 1
+    family = GratingTrigger(SPEC, 0.2, count=3)
+    x = SPEC.normalise(torch.rand(6, *SPEC.shape))
+    family.probe(_SignalBackdoor(), 0.5 * torch.rand(16, *SPEC.shape), SPEC)
+    assert family.rise.shape == (96, SPEC.num_classes)
+    assert torch.equal(family(x, SPEC), x)     # nothing blended before the suspect is named
+    family.focus(1)
+    assert len(family.stamps) == 3 and torch.equal(family.stamps[0], bank[_SignalBackdoor.GRATING])
+    pixels = SPEC.denormalise(x)
+    out = SPEC.denormalise(family(x, SPEC))
+    for i in range(6):                          # each image blends one of the kept gratings
+        assert any(torch.allclose(out[i], 0.8 * pixels[i] + 0.2 * g, atol=1e-5) for g in family.stamps)
+    family.focus(3)                             # a class no grating raises: still the best 3 for it
+    assert not any(torch.equal(g, bank[_SignalBackdoor.GRATING]) for g in family.stamps)
+    family.focus(None)                          # no suspect: the gratings that raise any class most
+    assert torch.equal(family.stamps[0], bank[_SignalBackdoor.GRATING])
+    search = TriggerSearch.build(SPEC, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.0,
+                                 grating_weight=3.0)
+    assert isinstance(search.families[-1], GratingTrigger) and search.weights[-1] == 3.0
+    assert not any(isinstance(f, GratingTrigger) for f in
+                   TriggerSearch.build(SPEC, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.0).families)
 
 
 def _stamp_pattern(k: int, size: int) -> torch.Tensor:
