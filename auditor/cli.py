@@ -141,6 +141,7 @@ _RECIPE_OPTIONS = [
     ("--stamp-every", int, "Every n-th patch image carries one of the probe's strongest stamps; 0 = none."),
     ("--noise-alpha", float, "Largest weight of fresh uniform-noise blends among the triggers; 0 disables."),
     ("--noise-weight", float, "The noise-blend family's share of the triggered images, relative to the blend and additive families'."),
+    ("--grating-weight", float, "Share of triggered images, relative to the other families', that blend one of the gratings (whole-image sinusoids, at --blend-alpha) the warm-up found raising the suspect class most; 0 = none."),
     ("--restyle-share", float, "Share of synthetic images the student and the trigger search see remapped in intensity (inverted or not, then a random power), labelled afresh by the suspect model; 0 = none."),
     ("--suspect-rise", float, "Class rise of the warm-up's triggers that makes a class suspect; 0 = never."),
     ("--suspect-share", float, "Share of the suspect class's synthetic images kept for distillation."),
@@ -192,8 +193,9 @@ def _recipe(recipe_name: str, overrides: dict) -> Recipe:
                         ("--restart-agreement", recipe.restart_agreement)):
         if not 0 <= value <= 1:
             raise click.BadParameter(f"{flag} must be between 0 and 1")
-    if recipe.reset_deviations < 0:
-        raise click.BadParameter("--reset-deviations must be 0 (off) or above")
+    for flag, value in (("--reset-deviations", recipe.reset_deviations), ("--grating-weight", recipe.grating_weight)):
+        if value < 0:
+            raise click.BadParameter(f"{flag} must be 0 (off) or above")
     return recipe
 
 

@@ -124,8 +124,9 @@ def test_bad_input_gets_one_line_and_its_own_exit_status(tmp_path):
                        2, "must exceed --warmup-iterations")
     result = run("clean", model, "-o", tmp_path / "o.onnx", "--probe-images", "0")
     assert result.exit_code == 2 and "--probe-images must be at least 1" in result.output
-    result = run("clean", model, "-o", tmp_path / "o.onnx", "--reset-deviations", "-1")
-    assert result.exit_code == 2 and "--reset-deviations must be 0 (off) or above" in result.output
+    for flag in ("--reset-deviations", "--grating-weight"):
+        result = run("clean", model, "-o", tmp_path / "o.onnx", flag, "-1")
+        assert result.exit_code == 2 and f"{flag} must be 0 (off) or above" in result.output
     for flag, value, message in (("--noise-weight", "0", "must be above 0"),
                                  ("--restyle-share", "1.5", "must be between 0 and 1")):
         result = run("clean", model, "-o", tmp_path / "o.onnx", flag, value)
