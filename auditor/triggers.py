@@ -6,8 +6,7 @@ noise blend kept ASR at 100 %; see the README). So the search holds several fami
 generator of triggers bounded so a trigger stays a trigger, not a change of content:
 
 - `PatchTrigger`: an s × s additive patch in [-1, 1] pixels at a random position (DHBE's);
-- `BlendTrigger`: (1 - α) · image + α · q with a generated image q (or a grating the probe
-  found), α at most `alpha`;
+- `BlendTrigger`: (1 - α) · image + α · q with a generated image q, α at most `alpha`;
 - `AdditiveTrigger`: a full-image signal of amplitude at most ε pixels;
 - `NoiseBlendTrigger`: a blend of fresh uniform noise, α up to its own, larger bound;
 - `GratingTrigger` (off by default): a blend of one of the probe's gratings, aimed at the
@@ -177,12 +176,9 @@ class _FullImageTrigger(nn.Module):
         self.images = ImageGenerator(spec.shape, latent_dim=latent_dim, width=32)
 
     def forward(self, x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
-        q = self.pattern(x.shape[0])
+        q = self.images.sample(x.shape[0])
         std = spec.std_tensor(x.device).view(1, -1, 1, 1)
         return x + self.delta(q, x, spec) / std
-
-    def pattern(self, batch: int) -> torch.Tensor:
-        return self.images.sample(batch)
 
 
 class BlendTrigger(_FullImageTrigger):

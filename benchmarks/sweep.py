@@ -185,5 +185,6 @@ def write_payload(path: Path, args, overrides: dict, runs: list[dict], planned: 
     partial.write_text(json.dumps(payload, indent=2) + "\n")
     partial.replace(path)
 
+
 if __name__ == "__main__":
     main()
