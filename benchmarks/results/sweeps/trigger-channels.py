@@ -66,8 +66,8 @@ def where(net, ranking, k):
     return [(int(np.searchsorted(starts, i, side="right") - 1), int(i - starts[np.searchsorted(starts, i, side="right") - 1])) for i in ranking[:k].tolist()]
 
 
-def warmup_players(teacher, spec, seed=0):
-    recipe = Recipe(seed=seed)
+def warmup_players(teacher, spec, seed=0, **overrides):
+    recipe = Recipe(seed=seed, **overrides)
     torch.manual_seed(recipe.seed)
     p = erasing._make_players(teacher, spec, recipe, "cpu")
     opts = erasing._make_optimizers(p, recipe)

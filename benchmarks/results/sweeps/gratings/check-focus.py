@@ -7,26 +7,24 @@ suspect class the warm-up named:
 import sys
 from pathlib import Path
 
+import importlib.util
+
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+SWEEPS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(SWEEPS))
 import zoo_teacher  # noqa: E402  (puts the repository on the path)
-from auditor import erasing  # noqa: E402
-from auditor.recipe import Recipe  # noqa: E402
 from auditor.triggers import gratings  # noqa: E402
+
+spec_ = importlib.util.spec_from_file_location("trigger_channels", SWEEPS / "trigger-channels.py")
+tc = importlib.util.module_from_spec(spec_)
+spec_.loader.exec_module(tc)           # its warm-up: warmup_players
 
 torch.set_num_threads(1)
 for name in sys.argv[1:]:
     info, spec, net = zoo_teacher.load(name)
-    recipe = Recipe(seed=0, grating_weight=3)
-    torch.manual_seed(0)
-    p = erasing._make_players(net, spec, recipe, "cpu")
-    opts = erasing._make_optimizers(p, recipe)
-    for it in range(recipe.warmup_iterations):
-        erasing._set_learning_rates(opts, recipe, it)
-        erasing.generator_step(p, opts["generator"], recipe)
-        erasing.trigger_step(p, opts["triggers"], recipe)
-    found = erasing.end_warmup(p, recipe)
+    p, recipe = tc.warmup_players(net, spec, grating_weight=3)
+    found = {"suspect_class": p.suspect, "suspect_rise": p.suspect_rise}
     bank = gratings(spec)
     for who, search in (("search", p.triggers), ("anchor", p.anchor)):
         family = search.families[-1]
