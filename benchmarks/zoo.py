@@ -24,6 +24,7 @@ when present.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import gzip
 import hashlib
 import json
@@ -259,6 +260,16 @@ def build(spec: Spec) -> dict:
     if meta.exists():
         return json.loads(meta.read_text())
     folder.mkdir(parents=True, exist_ok=True)
+    # two benchmarks started side by side may want the same model: one builds, the other waits
+    # for it, instead of both writing the same files while one of them is being read
+    with open(folder / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if meta.exists():
+            return json.loads(meta.read_text())
+        return _build(spec, folder, meta)
+
+
+def _build(spec: Spec, folder: Path, meta: Path) -> dict:
     (train_x, train_y), (test_x, test_y) = load_dataset(spec.dataset)
     rng = np.random.default_rng(spec.seed)
     if spec.attack is not None:
