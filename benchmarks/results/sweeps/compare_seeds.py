@@ -45,9 +45,10 @@ def main():
               f"{mean(base, 0):.2f} -> {mean(lever, 0):.2f} | {mean(base, 1):.1f} -> {mean(lever, 1):.1f}")
     backdoored = [p for p in pairs if not is_control(p[0])]
     if backdoored:
-        print(f"mean ASR over {len(backdoored)} backdoored runs: "
-              f"{statistics.mean(base[p][1] for p in backdoored):.1f} -> "
-              f"{statistics.mean(lever[p][1] for p in backdoored):.1f}")
+        # two decimals: rules ask for a gain of so many points, and a verdict can hang on a tenth
+        before, after = (statistics.mean(t[p][1] for p in backdoored) for t in (base, lever))
+        print(f"mean ASR over {len(backdoored)} backdoored runs: {before:.2f} -> {after:.2f} "
+              f"(gain {before - after:.2f} points)")
 
 
 if __name__ == "__main__":
