@@ -142,6 +142,7 @@ _RECIPE_OPTIONS = [
     ("--noise-alpha", float, "Largest weight of fresh uniform-noise blends among the triggers; 0 disables."),
     ("--noise-weight", float, "The noise-blend family's share of the triggered images, relative to the blend and additive families'."),
     ("--grating-weight", float, "Share of triggered images, relative to the other families', that blend one of the gratings (whole-image sinusoids, at --blend-alpha) the warm-up found raising the suspect class most; 0 = none."),
+    ("--grating-rows", int, "Images added to each student step's triggered images, each blending one of the gratings (at --blend-alpha) the warm-up found raising the suspect class or any class most; 0 = none."),
     ("--restyle-share", float, "Share of synthetic images the student and the trigger search see remapped in intensity (inverted or not, then a random power), labelled afresh by the suspect model; 0 = none."),
     ("--suspect-rise", float, "Class rise of the warm-up's triggers that makes a class suspect; 0 = never."),
     ("--suspect-share", float, "Share of the suspect class's synthetic images kept for distillation."),

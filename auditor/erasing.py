@@ -33,8 +33,8 @@ from .channel_reset import reset_outlier_channels
 from .checkpoint import Checkpoint
 from .image_pool import ImagePool
 from .input_spec import InputSpec
-from .kernels import (feature_objective, generator_objective, student_objective, total_variation,
-                      trigger_objective)
+from .kernels import (feature_objective, generator_objective, logit_distance, student_objective,
+                      total_variation, trigger_objective)
 from .memory_layout import channels_last_wanted, to_channels_last_checked
 from .penultimate import head_of, penultimate_features
 from .recipe import Recipe
@@ -250,9 +250,11 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
             # away from them once the student ignores them, and distillation would teach them back
             anchored = int(recipe.anchor_share * x.shape[0])
             x_triggered = torch.cat([p.anchor(x[:anchored]), x_triggered[anchored:]])
+        x_added = p.triggers.extra_rows(x[:recipe.grating_rows]) if recipe.grating_rows else None
     p.student.requires_grad_(True)
     with penultimate_features(p.student, enabled=bool(recipe.feature_weight)) as features:
         s = p.student(x)
+        s_added_clean = s[:len(x_added)] if x_added is not None else None
         if p.suspect is not None:
             # when the suspect is the target, the generator draws it with the trigger: distilling
             # on all of those images teaches the erased backdoor back
@@ -261,10 +263,16 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
                 s, t, x_triggered = s[keep], t[keep], x_triggered[keep]
                 if features:
                     features[0] = features[0][keep]
+                if x_added is not None:
+                    x_added, s_added_clean = x_added[keep[:len(x_added)]], s_added_clean[keep[:len(x_added)]]
         s_triggered = p.student(x_triggered)
     loss = student_objective(s, t, s_triggered, recipe.reg_weight)
     if features:
         loss = loss + feature_objective(features[0], features[1], recipe.feature_weight)
+    if x_added is not None and len(x_added):
+        # the same penalty per image as the batch's own triggered images
+        loss = loss + logit_distance(p.student(x_added), s_added_clean.detach(),
+                                     recipe.reg_weight * len(x_added) / len(s))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if recipe.tether_weight:
@@ -441,7 +449,8 @@ def _make_players(teacher, spec, recipe, device) -> Players:
                                    noise_alpha=recipe.noise_alpha,
                                    patch_weight=recipe.patch_weight,
                                    noise_weight=recipe.noise_weight,
-                                   grating_weight=recipe.grating_weight).to(device).train()
+                                   grating_weight=recipe.grating_weight,
+                                   grating_rows=recipe.grating_rows).to(device).train()
     pool = ImagePool(recipe.pool_batches) if recipe.pool_batches else None
     # after the generator and the search are drawn, so that a model with no outliers runs on the
     # random numbers it ran on before the reset existed

@@ -211,9 +211,11 @@ class GratingTrigger(nn.Module):
     gratings that raise it most. Until then it leaves images as they are, so the suspect is
     named without it."""
 
-    def __init__(self, spec: InputSpec, bound: float, count: int = 4):
+    def __init__(self, spec: InputSpec, bound: float, count: int = 4, also_any: bool = False):
+        """also_any: with a suspect, also keep the `count` gratings that raise any class most, so
+        that a wrong suspect guess still leaves the strongest raisers in play."""
         super().__init__()
-        self.bound, self.count = bound, count
+        self.bound, self.count, self.also_any = bound, count, also_any
         self.bank = gratings(spec)
         self.rise = None              # per grating, per class: what its blend did, see `probe`
         self.stamps = None            # the gratings it blends, K × C × H × W pixels
@@ -247,8 +249,15 @@ class GratingTrigger(nn.Module):
         """Blend from now on the gratings that raise `suspect` most (None: any class)."""
         if self.rise is None:
             return
-        score = self.rise.amax(1) if suspect is None else self.rise[:, suspect]
-        self.stamps = self.bank[score.topk(min(self.count, len(score))).indices.cpu()]
+        k = min(self.count, len(self.rise))
+        strongest = self.rise.amax(1).topk(k).indices
+        if suspect is None:
+            kept = strongest
+        elif self.also_any:
+            kept = torch.cat([self.rise[:, suspect].topk(k).indices, strongest]).unique()
+        else:
+            kept = self.rise[:, suspect].topk(k).indices
+        self.stamps = self.bank[kept.cpu()]
 
     def describe(self) -> str:
         return f"gratings alpha<={self.bound:g}"
@@ -302,12 +311,18 @@ class TriggerSearch(nn.Module):
         self.spec, self.clamp = spec, clamp
         self.families = nn.ModuleList(families)
         self.weights = None if weights is None or len(set(weights)) == 1 else list(weights)
+        # A family whose images come on top of the batch, not out of a share of it: every share
+        # given to the gratings was paid for by the rows of the families it was taken from
+        # (sweeps.md, "Gratings aimed at the suspect class").
+        self.extra: GratingTrigger | None = None
 
     @classmethod
     def build(cls, spec: InputSpec, *, patch_sizes, blend_alpha: float, additive_epsilon: float,
               clamp: bool = False, stamp_every: int = 0, noise_alpha: float = 0.0,
-              patch_weight: float = 1.0, noise_weight: float = 1.0, grating_weight: float = 0.0):
-        """grating_weight: the grating family's share (0: none), at the blend family's alpha."""
+              patch_weight: float = 1.0, noise_weight: float = 1.0, grating_weight: float = 0.0,
+              grating_rows: int = 0):
+        """grating_weight: the grating family's share (0: none), at the blend family's alpha;
+        grating_rows: a grating family outside the shares, for images added to the batch (`extra`)."""
         families = [PatchTrigger(spec, s, stamp_every=stamp_every) for s in patch_sizes]
         if blend_alpha > 0:
             families.append(BlendTrigger(spec, blend_alpha))
@@ -321,7 +336,10 @@ class TriggerSearch(nn.Module):
         if grating_weight > 0 and blend_alpha > 0:
             families.append(GratingTrigger(spec, blend_alpha))
             weights.append(grating_weight)
-        return cls(spec, families, clamp, weights)
+        search = cls(spec, families, clamp, weights)
+        if grating_rows > 0 and blend_alpha > 0:
+            search.extra = GratingTrigger(spec, blend_alpha, also_any=True)
+        return search
 
     def split(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Each family's share of a batch, in order; some may be empty on a small batch."""
@@ -339,16 +357,26 @@ class TriggerSearch(nn.Module):
         # A trigger is something an image can carry; the paper leaves pixels unclamped.
         return self.spec.clamp_to_pixels(triggered) if self.clamp else triggered
 
+    def extra_rows(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The `extra` family's triggered copies of x; None while it has nothing to blend."""
+        if self.extra is None or self.extra.stamps is None or not x.shape[0]:
+            return None
+        triggered = self.extra(x, self.spec)
+        return self.spec.clamp_to_pixels(triggered) if self.clamp else triggered
+
+    def _all_families(self) -> list[nn.Module]:
+        return list(self.families) + ([self.extra] if self.extra is not None else [])
+
     @torch.no_grad()
     def probe(self, model, pixels: torch.Tensor) -> None:
         """Give every patch family a map of where fixed patterns move `model` (PatchTrigger.probe)."""
-        for family in self.families:
+        for family in self._all_families():
             if hasattr(family, "probe"):
                 family.probe(model, pixels, self.spec)
 
     def focus(self, suspect: int | None) -> None:
         """Point the families that wait for the suspect class at it (GratingTrigger.focus)."""
-        for family in self.families:
+        for family in self._all_families():
             if hasattr(family, "focus"):
                 family.focus(suspect)
 
@@ -360,7 +388,8 @@ class TriggerSearch(nn.Module):
                 family.observe(share)
 
     def describe(self) -> list[str]:
-        return [f.describe() for f in self.families]
+        extra = [f"{self.extra.describe()}, on added images"] if self.extra is not None else []
+        return [f.describe() for f in self.families] + extra
 
 
 def default_patch_size(spec: InputSpec) -> int:

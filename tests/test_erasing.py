@@ -569,11 +569,84 @@ def test_the_grating_family_waits_for_the_suspect_then_blends_what_raises_it():
     assert not any(torch.equal(g, bank[_SignalBackdoor.GRATING]) for g in family.stamps)
     family.focus(None)                          # no suspect: the gratings that raise any class most
     assert torch.equal(family.stamps[0], bank[_SignalBackdoor.GRATING])
+    either = GratingTrigger(SPEC, 0.2, count=3, also_any=True)
+    either.rise = family.rise
+    either.focus(3)                             # a wrong suspect leaves the strongest raisers in play
+    assert 3 < len(either.stamps) <= 6
+    assert any(torch.equal(g, bank[_SignalBackdoor.GRATING]) for g in either.stamps)
     search = TriggerSearch.build(SPEC, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.0,
                                  grating_weight=3.0)
     assert isinstance(search.families[-1], GratingTrigger) and search.weights[-1] == 3.0
     assert not any(isinstance(f, GratingTrigger) for f in
                    TriggerSearch.build(SPEC, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.0).families)
+
+
+@pytest.mark.parametrize("with_suspect", [False, True])
+def test_added_grating_images_take_the_batchs_penalty_per_image_on_top_of_it(tmp_path, monkeypatch,
+                                                                              with_suspect):
+    import auditor.erasing as erasing
+
+    players = _players(tmp_path)
+    assert players.triggers.extra is None                # off by default
+    assert players.triggers.extra_rows(torch.zeros(2, *players.spec.shape)) is None
+    players.triggers = TriggerSearch.build(players.spec, patch_sizes=[2], blend_alpha=0.2,
+                                           additive_epsilon=0.1, grating_rows=8)
+    extra = players.triggers.extra
+    assert extra not in players.triggers.families and "on added images" in players.triggers.describe()[-1]
+    fed, outs, seen = [], [], {}
+    players.student.register_forward_pre_hook(lambda module, args: fed.append(args[0].detach()))
+    players.student.register_forward_hook(lambda module, args, out: outs.append(out.detach()))
+
+    def distance(a, b, weight):
+        seen.update(a=a.detach(), b=b.detach(), weight=weight)
+        return a.sum() * 0.0
+
+    def objective(s, t, s_triggered, reg_weight):
+        seen["rows"] = len(s)
+        return s.sum() * 0.0
+
+    monkeypatch.setattr(erasing, "logit_distance", distance)
+    monkeypatch.setattr(erasing, "student_objective", objective)
+    optimizer = torch.optim.SGD(players.student.parameters(), lr=0.0)
+    recipe = Recipe(batch_size=16, grating_rows=8, suspect_share=0.0)
+    student_step(players, optimizer, recipe)
+    assert len(fed) == 2 and "a" not in seen          # nothing to blend before the warm-up's probe
+    players.triggers.probe(players.teacher, players.generator.sample(8).detach())
+    classes = players.spec.num_classes
+
+    class Teacher(torch.nn.Module):     # class 1 for the brighter half of each batch, else 0
+        def forward(self, x):
+            brightness = x.mean((1, 2, 3))
+            return 10.0 * torch.nn.functional.one_hot((brightness > brightness.median()).long(), classes)
+
+    players.teacher = Teacher()
+    torch.manual_seed(1)
+    answers = players.teacher(players.spec.normalise(players.generator.sample(16))).argmax(1)
+    suspect = 1 if with_suspect else None
+    players.suspect = suspect
+    players.triggers.focus(suspect)
+    assert extra.stamps is not None
+    fed.clear(), outs.clear(), seen.clear()
+    torch.manual_seed(1)                                 # the step draws those same images
+    student_step(players, optimizer, recipe)
+    clean, added = fed[0], fed[2]
+    kept = len(added)
+    # the suspect's images are spared here as in the rest of the batch (suspect_share 0)
+    assert kept == (8 if suspect is None else int((answers[:8] != suspect).sum()))
+    assert kept < 8 if with_suspect else kept == 8
+    assert seen["weight"] == pytest.approx(recipe.reg_weight * kept / seen["rows"])
+    assert torch.equal(seen["a"], outs[2])
+    pixels, blended = players.spec.denormalise(clean[:8]), players.spec.denormalise(added)
+    for row, image in enumerate(blended):            # a kept grating blended into one of the first 8
+        match = [i for i in range(8) for g in extra.stamps
+                 if torch.allclose(image, 0.8 * pixels[i] + 0.2 * g, atol=1e-4)]
+        assert match
+        assert torch.allclose(seen["b"][row], outs[0][match[0]], atol=1e-5)
+    state = players.triggers.state_dict()            # the checkpoint carries what it blends
+    fresh = TriggerSearch.build(players.spec, patch_sizes=[2], blend_alpha=0.2, additive_epsilon=0.1,
+                                grating_rows=8)
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.extra.stamps, extra.stamps)
 
 
 def _stamp_pattern(k: int, size: int) -> torch.Tensor:
