@@ -246,7 +246,8 @@ class GratingTrigger(nn.Module):
         self.rise = torch.cat(rises)
 
     def focus(self, suspect: int | None) -> None:
-        """Blend from now on the gratings that raise `suspect` most (None: any class)."""
+        """Blend from now on the gratings that raise `suspect` most (None: any class; with
+        `also_any`, those for the suspect and those for any class)."""
         if self.rise is None:
             return
         k = min(self.count, len(self.rise))
