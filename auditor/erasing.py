@@ -264,7 +264,8 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
                 if features:
                     features[0] = features[0][keep]
                 if x_added is not None:
-                    x_added, s_added_clean = x_added[keep[:len(x_added)]], s_added_clean[keep[:len(x_added)]]
+                    added_kept = keep[:len(x_added)]
+                    x_added, s_added_clean = x_added[added_kept], s_added_clean[added_kept]
         s_triggered = p.student(x_triggered)
     loss = student_objective(s, t, s_triggered, recipe.reg_weight)
     if features:

@@ -353,16 +353,17 @@ class TriggerSearch(nn.Module):
         return batch.tensor_split(ends)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        triggered = torch.cat([family(share, self.spec)
-                               for family, share in zip(self.families, self.split(x)) if share.shape[0]])
-        # A trigger is something an image can carry; the paper leaves pixels unclamped.
-        return self.spec.clamp_to_pixels(triggered) if self.clamp else triggered
+        return self._clamped(torch.cat([family(share, self.spec)
+                                        for family, share in zip(self.families, self.split(x)) if share.shape[0]]))
 
     def extra_rows(self, x: torch.Tensor) -> torch.Tensor | None:
         """The `extra` family's triggered copies of x; None while it has nothing to blend."""
         if self.extra is None or self.extra.stamps is None or not x.shape[0]:
             return None
-        triggered = self.extra(x, self.spec)
+        return self._clamped(self.extra(x, self.spec))
+
+    def _clamped(self, triggered: torch.Tensor) -> torch.Tensor:
+        # A trigger is something an image can carry; the paper leaves pixels unclamped.
         return self.spec.clamp_to_pixels(triggered) if self.clamp else triggered
 
     def _all_families(self) -> list[nn.Module]:
