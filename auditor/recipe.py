@@ -55,7 +55,7 @@ class Recipe:
     restart_agreement: float = 0.3    # student restarted at lr/10 when it agrees less after 20 full iterations (0: never)
     stop_window: int = 10             # stop once settled over this many iterations (0: run them all)
     stop_agreement: float = 0.96      # settled: mean agreement with the teacher at least this, see stopping
-    stop_after: int = 50              # full iterations (after the warm-up) before the run may stop
+    stop_after: int = 100             # full iterations (after the warm-up) before the run may stop (150 of 250: the first decay)
     seed: int = 0
 
     @classmethod

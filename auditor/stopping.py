@@ -13,6 +13,13 @@ The rule reads only the loop's own figures, so it needs no data:
 - the trigger search is no longer gaining on the student: its score (the class rise it reaches)
   averaged over the last `window` iterations is no higher than over the `window` before.
 
+The earliest stop is the first decay (100 full iterations, iteration 150 of 250), not 50 full
+iterations as first chosen: there the rule ended runs whose backdoor was still going. A Fashion-MNIST
+SIG model stopped at iteration 100 at 86.9 % ASR with its target class at 53 % accuracy, and was at
+about 54-60 % ASR by 150-160, with more accuracy, not less; on the digits tuning rows the later
+earliest stop took the mean ASR from 24.1 to 22.1 % (benchmarks/results/sweeps.md, "The earliest
+stop at the first decay").
+
 It is checked every `every` iterations only, from `after` full iterations on, so the iteration a
 run stops at does not depend on when the loop happened to read its figures (the same seed gives
 the same file) and a resumed run stops where an uninterrupted one does.
