@@ -12,7 +12,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import auditor.detection as detection  # noqa: E402
-import score  # noqa: E402  (this folder's)
+from score import evaluate  # noqa: E402  (this folder's)
 
 LOOKS = ("noise-adam0.01-20", "dark-adam0.01-20", "noise-l0k9-20", "dark-l0k9-20")
 
@@ -53,9 +53,8 @@ def main():
         rows = [json.loads(line) for line in open(name)]
         print(name)
         for label, verdict in variants.items():
-            score.verdict = verdict    # evaluate() reads this folder's score.verdict
             print("  {:36s} TPR {:.2f}  FPR {:.2f}  AUROC {:.3f}  named {:.2f}".format(
-                label, *score.evaluate(rows, LOOKS)))
+                label, *evaluate(rows, LOOKS, read=verdict)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ that iteration (sweep.py --every 10 scores every check). Where it would not, bot
 the same run. Prints each run's two stops and writes the defaults' side in sweep.py's format,
 for compare_seeds.py. Needs runs scored at every check (--every 10)."""
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -19,11 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 from auditor.recipe import Recipe  # noqa: E402
 
 
+# the defaults' stop_after when this lever was measured; Recipe's own default is the lever's now
+DEFAULTS_AFTER = 50
+
+
 def defaults_side(run: dict, recipe: Recipe, after: int) -> dict:
-    # the defaults' rule on the run's schedule; a lever run that never stops early (stop_window
-    # 0) checks the simulation itself against a real defaults run
-    rule = dataclasses.replace(Recipe().stop_rule(), after=after,
-                               warmup=recipe.warmup_iterations)
+    # the defaults' rule on the run's own schedule; a lever run that never stops early
+    # (stop_window 0) checks the simulation itself against a real defaults run
+    rule = recipe.with_overrides(stop_window=Recipe.stop_window, stop_agreement=Recipe.stop_agreement,
+                                 stop_after=after).stop_rule()
     lever_earliest = recipe.warmup_iterations + recipe.stop_after if recipe.stop_window else 10**9
     figures = run["figures"]
     scored = {c["iteration"]: c for c in run["curve"]}
@@ -44,7 +47,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("files", nargs="+")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--after", type=int, default=Recipe().stop_after)
+    parser.add_argument("--after", type=int, default=DEFAULTS_AFTER)
     args = parser.parse_args()
     runs = []
     for name in args.files:
