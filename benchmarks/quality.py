@@ -10,6 +10,7 @@ the backdoored models only. Prints a table of ACC / ASR before and after, writes
 
     python benchmarks/quality.py [--attacks badnets blend sig corner4] [--seeds 0 1] [--jobs 2]
                                 [--iterations N] [--no-control] [--out DIR]
+                                [--clean-args "--grating-rows 12"]
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def main() -> None:
     parser.add_argument("--control", action=argparse.BooleanOptionalAction, default=True,
                         help="also clean a model trained without poison (not held to the bars)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    parser.add_argument("--clean-args", default="",
+                        help="options added to every `auditor clean` run, to measure a recipe "
+                             "other than the default")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     threads = max(1, torch.get_num_threads() // args.jobs)
@@ -94,7 +98,8 @@ def main() -> None:
         attack, model_path, data_path, trigger, name, seed, extra = job
         out_path = args.out / f"{attack}-{name}-{seed}.onnx"
         seconds, iterations = clean(model_path, out_path, ["--iterations", str(args.iterations),
-                                                           "--seed", str(seed), *extra],
+                                                           "--seed", str(seed),
+                                                           *args.clean_args.split(), *extra],
                                     threads=threads)
         return attack, name, {**score(out_path, data_path, trigger), "seed": seed,
                               "seconds": round(seconds, 1), "iterations": iterations}
@@ -119,6 +124,7 @@ def main() -> None:
           f"{summary['asr_max']:.1f} %: target (2 / 5) {'met' if summary['meets_target'] else 'missed'}, "
           f"goal (1 / 2) {'met' if summary['meets_goal'] else 'missed'}")
     payload = {"benchmark": "quality", "iterations": args.iterations, "seeds": args.seeds,
+               "clean_args": args.clean_args,
                "recipe": Recipe().with_overrides(iterations=args.iterations).as_dict(),
                "machine": {"cpu_threads": torch.get_num_threads(), "jobs": args.jobs,
                            "threads_per_run": threads, "platform": platform.platform(),
