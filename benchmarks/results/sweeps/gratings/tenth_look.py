@@ -1,18 +1,51 @@
-import json, sys
-def load(f):
-    d = json.load(open(f))
-    runs = [(r['attack'], a['seed'], 100*r['backdoored']['acc'] - 100*a['acc'], 100*a['acc'], 100*(a['asr'] or 0)) for r in d['rows'] for a in r['auditor']]
-    c = d['control']; ctrl = [100*c['backdoored']['acc'] - 100*a['acc'] for a in c['auditor']]
-    return runs, ctrl
-D, Dc = load(sys.argv[1]); L, Lc = load(sys.argv[2])
-mean = lambda xs: sum(xs)/len(xs)
-print(f"{len(D)} / {len(L)} backdoored runs")
-for name, R, C in (("defaults", D, Dc), ("grating_rows 24", L, Lc)):
-    print(f"{name}: mean ACC {mean([r[3] for r in R]):.3f}, mean drop {mean([r[2] for r in R]):.3f}, mean ASR {mean([r[4] for r in R]):.3f}, "
-          f"worst drop {max(r[2] for r in R):.1f}, worst ASR {max(r[4] for r in R):.1f}, bar misses {sum(r[2] > 2 or r[4] > 5 for r in R)}, control mean drop {mean(C):.3f} (worst {max(C):.1f})")
-    for att in sorted({r[0] for r in R}):
-        print("   ", att, " ".join(f"{r[3]:.1f}/{r[4]:.1f}" for r in R if r[0] == att))
-a = mean([r[3] for r in D]) - mean([r[3] for r in L]); b = mean([r[4] for r in L]) - mean([r[4] for r in D]); c = mean(Lc) - mean(Dc)
-print(f"(a) mean ACC lower by {a:.3f} (<= 0.5): {'passes' if a <= 0.5 else 'FAILS'}")
-print(f"(b) mean ASR higher by {b:.3f} (<= 1): {'passes' if b <= 1 else 'FAILS'}")
-print(f"(c) control mean drop more by {c:.3f} (<= 0.5): {'passes' if c <= 0.5 else 'FAILS'}")
+"""The tenth look's clauses (chosen-2026-12-06.txt), on two quality.py JSON files run alike.
+
+    python tenth_look.py DEFAULTS.json LEVER.json
+
+Decides on means over the backdoored runs: (a) ACC at most 0.5 points lower, (b) ASR at most 1
+point higher, (c) the control's mean drop at most 0.5 points more. The runs missing the issue's
+bar (drop > 2 or ASR > 5) are printed, not decided on."""
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from quality import _drops  # noqa: E402
+
+
+def load(path):
+    """Each backdoored run as (attack, ACC, ASR, drop), in %, and the control's drops."""
+    payload = json.loads(Path(path).read_text())
+    runs = [(row["attack"], 100 * run["acc"], 100 * (run["asr"] or 0), drop)
+            for row in payload["rows"] for run, drop in zip(row["auditor"], _drops(row))]
+    return runs, _drops(payload["control"])
+
+
+def describe(name, runs, control):
+    acc, asr, drop = ([run[i] for run in runs] for i in (1, 2, 3))
+    misses = sum(d > 2 or a > 5 for d, a in zip(drop, asr))
+    print(f"{name}: mean ACC {statistics.mean(acc):.3f}, mean drop {statistics.mean(drop):.3f}, "
+          f"mean ASR {statistics.mean(asr):.3f}, worst drop {max(drop):.1f}, worst ASR {max(asr):.1f}, "
+          f"bar misses {misses}, control mean drop {statistics.mean(control):.3f} (worst {max(control):.1f})")
+    for attack in sorted({run[0] for run in runs}):
+        print("   ", attack, " ".join(f"{a:.1f}/{s:.1f}" for row, a, s, _ in runs if row == attack))
+
+
+def clause(label, excess, limit):
+    print(f"{label} by {excess:.3f} (<= {limit:g}): {'passes' if excess <= limit else 'FAILS'}")
+
+
+def main():
+    (base, base_control), (lever, lever_control) = load(sys.argv[1]), load(sys.argv[2])
+    print(f"{len(base)} / {len(lever)} backdoored runs")
+    describe("defaults", base, base_control)
+    describe("grating_rows 24", lever, lever_control)
+    mean = lambda runs, i: statistics.mean(run[i] for run in runs)   # noqa: E731
+    clause("(a) mean ACC lower", mean(base, 1) - mean(lever, 1), 0.5)
+    clause("(b) mean ASR higher", mean(lever, 2) - mean(base, 2), 1)
+    clause("(c) control mean drop more", statistics.mean(lever_control) - statistics.mean(base_control), 0.5)
+
+
+if __name__ == "__main__":
+    main()
