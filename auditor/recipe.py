@@ -38,7 +38,7 @@ class Recipe:
     patch_probe: bool = True          # fixed patterns stamped everywhere show the patches where to go
     probe_images: int = 32            # synthetic images the probe stamps (at most batch_size)
     grating_weight: float = 0.0       # share of the grating family (suspect-raising gratings; 0: none), see triggers
-    grating_rows: int = 0             # images added to each student step's triggered batch, each blending a kept grating (0: none)
+    grating_rows: int = 24            # images added to each student step's triggered batch, each blending a kept grating (0: none)
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]
     anchor_share: float = 0.5         # share of triggered images drawn from the warm-up's search
     stamp_every: int = 4              # every n-th patch image carries a probe stamp (0: none)
@@ -68,7 +68,7 @@ class Recipe:
                       patch_scales=(1.0,), blend_alpha=0.0,
                       additive_epsilon=0.0, noise_alpha=0.0, pool_batches=0,
                       patch_weight=1.0, reset_deviations=0.0, stop_window=0,
-                      restart_agreement=0.0)
+                      restart_agreement=0.0, grating_rows=0)
         fields.update(overrides)
         return cls(**fields)
 

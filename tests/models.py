@@ -42,6 +42,22 @@ def tiny_onnx(tmp_path: Path, **kwargs) -> Path:
     return export(net, example, tmp_path / "tiny.onnx")
 
 
+def quadrant_onnx(tmp_path: Path) -> Path:
+    """A TinyNet that answers which quadrant of the image is brightest: its answers spread over
+    the 4 classes, so a student that collapsed to one class cannot agree with it by chance (a
+    random TinyNet answers class 0 for nearly every image)."""
+    net = TinyNet()
+    with torch.no_grad():
+        net.conv.weight.fill_(1 / 9)
+        net.conv.bias.zero_()
+        quadrants = torch.zeros(4, 4, 4, 4)            # class, channel, row, column after the pool
+        for k, (r, c) in enumerate([(0, 0), (0, 2), (2, 0), (2, 2)]):
+            quadrants[k, :, r:r + 2, c:c + 2] = 10.0
+        net.fc.weight.copy_(quadrants.flatten(1))
+        net.fc.bias.zero_()
+    return export(net, torch.zeros(1, 1, 8, 8), tmp_path / "quadrant.onnx")
+
+
 class Normalising(nn.Module):
     """The wrapper people trace: normalisation in the archive, the net a submodule."""
 
