@@ -70,7 +70,7 @@ def test_a_run_resumed_before_or_after_its_restart_ends_as_an_uninterrupted_one(
 
 
 def test_clean_reports_the_restart_and_says_so(tmp_path):
-    model, out, report = quadrant_onnx(tmp_path), tmp_path / "clean.onnx", tmp_path / "report.json"
+    model, out, report = tiny_onnx(tmp_path), tmp_path / "clean.onnx", tmp_path / "report.json"
     result = run("clean", model, "-o", out, "--report", report, "--iterations", "30",
                  *TINY_CLEAN, "--lr-student", "50", "--restart-agreement", "0.9",
                  "--stop-window", "0")
