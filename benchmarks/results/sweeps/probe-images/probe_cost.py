@@ -1,0 +1,53 @@
+"""What --probe-images 128 costs against 32: the patch probe of both patch families (as the
+default recipe builds them) on each model, timed side by side in one process, alternating, the
+fastest of `--repeats` each. Images are uniform noise: the probe's cost does not depend on them.
+
+    python benchmarks/results/sweeps/probe-images/probe_cost.py --models bundled-cnn,corpus-mnist-keras-nhwc
+"""
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from speed import MODELS, model_file                               # noqa: E402
+
+from auditor.loading import Classifier, load_model                  # noqa: E402
+from auditor.presets import PRESETS                                 # noqa: E402
+from auditor.recipe import Recipe                                   # noqa: E402
+from auditor.triggers import PatchTrigger, default_patch_size      # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default="bundled-cnn,corpus-mnist-keras-nhwc,corpus-resnet20")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    recipe = Recipe()
+    print(f"torch threads {torch.get_num_threads()}")
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.models.split(","):
+            mean, std = PRESETS[MODELS[name][1]]
+            loaded = load_model(model_file(name, Path(folder)), mean=mean, std=std)
+            teacher = Classifier(loaded.net, loaded.spec, loaded.output_index).eval()
+            spec = loaded.spec
+            patch = recipe.patch_size or default_patch_size(spec)
+            sizes = sorted({min(round(patch * k), spec.height, spec.width) for k in recipe.patch_scales})
+            best = {}
+            for _ in range(args.repeats):
+                for images in (recipe.probe_images, 128):
+                    pixels = torch.rand(images, *spec.shape)
+                    start = time.perf_counter()
+                    for size in sizes:
+                        PatchTrigger(spec, size, stamp_every=recipe.stamp_every).probe(teacher, pixels, spec)
+                    best[images] = min(best.get(images, float("inf")), time.perf_counter() - start)
+            print(f"{name}: probe {best[recipe.probe_images]:.1f} s with {recipe.probe_images} images, "
+                  f"{best[128]:.1f} s with 128 ({best[128] / best[recipe.probe_images]:.1f}x), "
+                  f"{best[128] - best[recipe.probe_images]:.0f} s more", flush=True)
+
+
+if __name__ == "__main__":
+    main()
