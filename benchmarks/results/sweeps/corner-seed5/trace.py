@@ -11,8 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 BENCHMARKS = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(BENCHMARKS))
 from quality import build                                      # noqa: E402
