@@ -20,6 +20,7 @@ import concurrent.futures
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -99,7 +100,7 @@ def main() -> None:
         out_path = args.out / f"{attack}-{name}-{seed}.onnx"
         seconds, iterations = clean(model_path, out_path, ["--iterations", str(args.iterations),
                                                            "--seed", str(seed),
-                                                           *args.clean_args.split(), *extra],
+                                                           *shlex.split(args.clean_args), *extra],
                                     threads=threads)
         return attack, name, {**score(out_path, data_path, trigger), "seed": seed,
                               "seconds": round(seconds, 1), "iterations": iterations}

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 BENCHMARKS = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(BENCHMARKS))
 from quality import build                                      # noqa: E402
@@ -23,15 +25,20 @@ from auditor.examples import digits                            # noqa: E402
 PATTERNS = ("white", "black", "checker", "checker-inverse")
 
 
-def traced_end_warmup(seen: dict, original=erasing.end_warmup):
+ORIGINAL = erasing.end_warmup
+
+
+def traced_end_warmup(seen: dict):
     def end_warmup(p, recipe):
-        found = original(p, recipe)
+        found = ORIGINAL(p, recipe)
         seen["patch_families"] = [
             {"family": f.describe(), "stamp_rise": [round(float(v), 3) for v in f.stamp_rise],
              "stamps": [(PATTERNS[int(k)], int(r), int(c)) for k, r, c in zip(*f.stamps)]}
             for f in p.triggers.families if isinstance(getattr(f, "stamps", None), tuple)]
-        x = p.spec.normalise(p.generator.sample(recipe.batch_size))
-        rises = erasing.family_rises(p.teacher(x), p.teacher(p.anchor(x)), p.anchor.split)
+        # the extra batch must not move the run's random numbers: the traced run is the run
+        with torch.random.fork_rng(), torch.no_grad():
+            x = p.spec.normalise(p.generator.sample(recipe.batch_size))
+            rises = erasing.family_rises(p.teacher(x), p.teacher(p.anchor(x)), p.anchor.split)
         seen["anchor_rises"] = {f.describe(): [round(float(v), 2) for v in row]
                                 for f, row in zip(p.anchor.families, rises)}
         return found
@@ -53,7 +60,7 @@ def main() -> None:
         run = run_one({"attack": "corner4", "seed": seed, "model_path": model_path, "test": test,
                        "trigger": trigger, "overrides": parse_overrides(args.overrides),
                        "every": 10, "threads": 1})
-        erasing.end_warmup = traced_end_warmup.__defaults__[0]
+        erasing.end_warmup = ORIGINAL
         run["warmup"] = seen
         del run["figures"]
         runs.append(run)

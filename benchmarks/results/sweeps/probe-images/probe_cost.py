@@ -15,10 +15,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from speed import MODELS, model_file                               # noqa: E402
 
+from auditor import erasing                                         # noqa: E402
 from auditor.loading import Classifier, load_model                  # noqa: E402
 from auditor.presets import PRESETS                                 # noqa: E402
 from auditor.recipe import Recipe                                   # noqa: E402
-from auditor.triggers import PatchTrigger, default_patch_size      # noqa: E402
+from auditor.triggers import PatchTrigger                           # noqa: E402
 
 
 def main() -> None:
@@ -34,15 +35,16 @@ def main() -> None:
             loaded = load_model(model_file(name, Path(folder)), mean=mean, std=std)
             teacher = Classifier(loaded.net, loaded.spec, loaded.output_index).eval()
             spec = loaded.spec
-            patch = recipe.patch_size or default_patch_size(spec)
-            sizes = sorted({min(round(patch * k), spec.height, spec.width) for k in recipe.patch_scales})
+            # the patch families exactly as a clean builds them (sizes, stamps)
+            players = erasing._make_players(teacher, spec, recipe, "cpu")
+            families = [f for f in players.triggers.families if isinstance(f, PatchTrigger)]
             best = {}
             for _ in range(args.repeats):
                 for images in (recipe.probe_images, 128):
                     pixels = torch.rand(images, *spec.shape)
                     start = time.perf_counter()
-                    for size in sizes:
-                        PatchTrigger(spec, size, stamp_every=recipe.stamp_every).probe(teacher, pixels, spec)
+                    for family in families:
+                        family.probe(teacher, pixels, spec)
                     best[images] = min(best.get(images, float("inf")), time.perf_counter() - start)
             print(f"{name}: probe {best[recipe.probe_images]:.1f} s with {recipe.probe_images} images, "
                   f"{best[128]:.1f} s with 128 ({best[128] / best[recipe.probe_images]:.1f}x), "
