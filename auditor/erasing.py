@@ -215,7 +215,7 @@ def end_warmup(p: Players, recipe: Recipe) -> dict:
         # the generator's images at the end of the warm-up, not before: probed at its midpoint
         # the patterns raised some class nearly everywhere and the planted corner was missed
         images = p.generator.sample(min(recipe.probe_images, recipe.batch_size))
-        p.triggers.probe(p.teacher, images)
+        p.triggers.probe(p.teacher, images, screen_images=recipe.probe_screen_images)
     if recipe.anchor_share > 0:
         p.anchor = copy.deepcopy(p.triggers).eval().requires_grad_(False)
     found = find_suspect(p, recipe) if recipe.suspect_rise > 0 else {}

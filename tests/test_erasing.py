@@ -514,6 +514,28 @@ def test_the_probe_grid_is_coarser_on_large_images():
     assert sum(calls) - 4 <= 4 * 4 * 100        # 4 patterns × 4 images × at most 100 positions
 
 
+def test_the_probe_screen_measures_every_stamp_on_a_few_images_and_the_strongest_on_all():
+    torch.manual_seed(0)
+    pixels = 0.5 * torch.rand(64, *SPEC.shape)
+    full, screened = (PatchTrigger(SPEC, 3, stamp_count=4) for _ in range(2))
+    full.probe(_CornerBackdoor(), pixels, SPEC)
+    seen = []
+
+    def model(x):
+        seen.append(x.shape[0])
+        return _CornerBackdoor()(x)
+
+    screened.probe(model, pixels, SPEC, screen_images=16, rescored=6)
+    positions = full.grid[0] * full.grid[1]
+    # the mean without a stamp on 16 and on 64 images; every stamp on 16, six on all 64
+    assert sum(seen) == 16 + 4 * positions * 16 + 64 + 6 * 64
+    for kept, reference in zip(screened.stamps, full.stamps):
+        assert torch.equal(kept, reference)
+    # the kept stamps' rises are the 64 images', not the screen's
+    assert torch.allclose(screened.stamp_rise, full.stamp_rise, atol=1e-6)
+    assert int(screened.prior.argmax()) == int(full.prior.argmax()) == 0
+
+
 def test_the_probe_keeps_its_strongest_stamps_and_they_stamp_exactly():
     torch.manual_seed(0)
     family = PatchTrigger(SPEC, 3, stamp_every=2, stamp_count=4)
