@@ -115,27 +115,31 @@ class PatchTrigger(nn.Module):
         on a grid of at most `max_positions`, and the others take their nearest probed one's.
 
         With `screen_images` (fewer than the images given), every stamp is measured on that
-        many of them first and only the `rescored` strongest again on all of them. The images
-        are needed where stamps compete for the top: on 32 a natural stroke outranked a planted
-        corner that more images put first (README, "What differs from the paper"), but the
-        kept stamps are a few of the strongest, so the rest need only a rough rank."""
+        many of them first and only the `rescored` strongest again on all of them, and the kept
+        stamps are the strongest of those. The images are needed where stamps compete for the
+        top: on 32 a natural stroke outranked a planted corner that more images put first
+        (README, "What differs from the paper"); the rest of the map needs only a rough rank.
+        Every rise is taken from the mean over all the images without a stamp: against the
+        screen's own, a stamp that sends the screen's images to a class for certain rose more
+        than one that sends all of them, and outranked it."""
         stride = max(1, math.ceil(math.sqrt(self.grid[0] * self.grid[1] / max_positions)))
         rows = torch.arange(0, self.grid[0], stride, device=pixels.device)
         cols = torch.arange(0, self.grid[1], stride, device=pixels.device)
         grid_rows, grid_cols = (g.flatten() for g in torch.meshgrid(rows, cols, indexing="ij"))
         screened = pixels[:screen_images] if 0 < screen_images < len(pixels) else pixels
-        before = model(spec.normalise(screened)).softmax(1).mean(0)
+        before = model(spec.normalise(pixels)).softmax(1).mean(0)
         # white, black, checker, its inverse: a pattern's positions at a time
         rise = torch.cat([self._rises(model, screened, spec, torch.full_like(grid_rows, pattern),
                                       grid_rows, grid_cols, before) for pattern in range(4)])
         patterns = torch.arange(4, device=pixels.device).repeat_interleave(len(grid_rows))
         found_rows, found_cols = grid_rows.repeat(4), grid_cols.repeat(4)
+        measured = torch.arange(len(rise), device=pixels.device)     # on all the images
         if screened is not pixels:
-            again = rise.amax(1).topk(min(rescored, len(rise))).indices
-            rise[again] = self._rises(model, pixels, spec, patterns[again], found_rows[again],
-                                      found_cols[again], model(spec.normalise(pixels)).softmax(1).mean(0))
+            measured = rise.amax(1).topk(min(rescored, len(rise))).indices
+            rise[measured] = self._rises(model, pixels, spec, patterns[measured],
+                                         found_rows[measured], found_cols[measured], before)
         strongest = rise.amax(1)                         # per (pattern, position) stamp
-        top = strongest.topk(min(self.stamp_count, len(rise))).indices
+        top = measured[strongest[measured].topk(min(self.stamp_count, len(measured))).indices]
         best = strongest.view(4, len(grid_rows)).amax(0)     # per position, over the patterns
         self.stamps = (patterns[top], found_rows[top], found_cols[top])
         self.stamp_rise = rise[top[0]]

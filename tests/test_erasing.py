@@ -527,13 +527,38 @@ def test_the_probe_screen_measures_every_stamp_on_a_few_images_and_the_strongest
 
     screened.probe(model, pixels, SPEC, screen_images=16, rescored=6)
     positions = full.grid[0] * full.grid[1]
-    # the mean without a stamp on 16 and on 64 images; every stamp on 16, six on all 64
-    assert sum(seen) == 16 + 4 * positions * 16 + 64 + 6 * 64
+    # the mean without a stamp on all 64 images; every stamp on 16, six on all 64
+    assert sum(seen) == 64 + 4 * positions * 16 + 6 * 64
     for kept, reference in zip(screened.stamps, full.stamps):
         assert torch.equal(kept, reference)
     # the kept stamps' rises are the 64 images', not the screen's
     assert torch.allclose(screened.stamp_rise, full.stamp_rise, atol=1e-6)
     assert int(screened.prior.argmax()) == int(full.prior.argmax()) == 0
+
+
+class _BrightPatchOnDarkImages(torch.nn.Module):
+    """Class 2 for a bright 3 × 3 window anywhere on a dark image, on a brighter one only at the
+    top left: on the dark images alone every white stamp sends all of them to class 2."""
+
+    def forward(self, x):
+        pixels = SPEC.denormalise(x)
+        windows = torch.nn.functional.avg_pool2d(pixels.mean(1, keepdim=True), 3, stride=1).flatten(1)
+        bright = torch.where(pixels.mean((1, 2, 3)) < 0.3, windows.amax(1), windows[:, 0])
+        logits = torch.zeros(x.shape[0], SPEC.num_classes)
+        logits[:, 2] = 20 * (bright - 0.8)
+        return logits
+
+
+def test_a_screened_stamp_keeps_the_rise_it_has_on_all_the_images():
+    torch.manual_seed(0)
+    # the screen sees 16 dark images, where dozens of white stamps tie; 48 brighter ones follow
+    pixels = torch.cat([0.2 * torch.rand(16, *SPEC.shape), 0.3 + 0.4 * torch.rand(48, *SPEC.shape)])
+    model = _BrightPatchOnDarkImages()
+    family = PatchTrigger(SPEC, 3, stamp_count=4)
+    family.probe(model, pixels, SPEC, screen_images=16, rescored=6)
+    before = model(SPEC.normalise(pixels)).softmax(1).mean(0)
+    on_all = family._rises(model, pixels, SPEC, *(v[:1] for v in family.stamps), before)[0]
+    assert torch.allclose(family.stamp_rise, on_all, atol=1e-6)
 
 
 def test_the_probe_keeps_its_strongest_stamps_and_they_stamp_exactly():
