@@ -61,10 +61,16 @@ def compare(p, recipe, screen: int) -> list[dict]:
             screened.probe(p.teacher, images, p.spec, screen_images=screen)
             end = time.perf_counter()
             distance = 0.5 * (_draw_weights(full, full.prior) - _draw_weights(screened, screened.prior)).abs().sum()
+            before = p.teacher(p.spec.normalise(images)).softmax(1).mean(0)
+            # each kept stamp's largest class rise on all the images: tied stamps are alike
+            full_strengths, screened_strengths = (
+                family._rises(p.teacher, images, p.spec, *probed.stamps, before).amax(1).sort().values
+                for probed in (full, screened))
             rows.append({"family": family.describe(), "full_stamps": _stamps(full),
                          "screened_stamps": _stamps(screened),
                          "same_set": set(_stamps(full)) == set(_stamps(screened)),
                          "same_top": _stamps(full)[0] == _stamps(screened)[0],
+                         "kept_strength_diff": float((full_strengths - screened_strengths).abs().max()),
                          "top_rise_diff": float((full.stamp_rise - screened.stamp_rise).abs().max()),
                          "top_class": int(full.stamp_rise.argmax()),
                          "top_rise": round(float(full.stamp_rise.max()), 4),
