@@ -103,9 +103,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--bundled-seeds", nargs="*", type=int, default=list(range(9)))
     parser.add_argument("--zoo", nargs="*", default=ZOO)
+    parser.add_argument("--zoo-seed", type=int, default=0, help="the recipe seed of the zoo's warm-ups")
     args = parser.parse_args()
     common = {"overrides": {}, "every": 10 ** 9, "threads": 1, "screen": args.screen}
-    jobs = [{**_zoo_job(name), "seed": 0, **common} for name in args.zoo]
+    jobs = [{**_zoo_job(name), "seed": args.zoo_seed, **common} for name in args.zoo]
     for attack in digits.ATTACKS + (CONTROL,):
         model_path, data_path, trigger = build(attack, BENCHMARKS / "out", seed=0)
         test = load_images(data_path, (digits.SIZE, digits.SIZE, 1))
