@@ -37,7 +37,7 @@ class Recipe:
     targeted_search: bool = True      # triggers scored by the one class they raise (else: any shift)
     patch_probe: bool = True          # fixed patterns stamped everywhere show the patches where to go
     probe_images: int = 128           # synthetic images the probe stamps (at most batch_size)
-    probe_screen_images: int = 0      # every stamp first on this many of them, the strongest then on all (0: all on all)
+    probe_screen_images: int = 32     # every stamp first on this many of them, the strongest then on all (0: all on all)
     grating_weight: float = 0.0       # share of the grating family (suspect-raising gratings; 0: none), see triggers
     grating_rows: int = 24            # images added to each student step's triggered batch, each blending a kept grating (0: none)
     clamp_triggers: bool = False      # triggered images kept within the pixel range [0, 1]

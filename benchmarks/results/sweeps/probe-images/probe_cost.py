@@ -1,6 +1,7 @@
-"""What --probe-images 128 costs against 32: the patch probe of both patch families (as the
-default recipe builds them) on each model, timed side by side in one process, alternating, the
-fastest of `--repeats` each. Images are uniform noise: the probe's cost does not depend on them.
+"""What --probe-images 128 costs against 32, and 128 with the screen on 32 of them
+(--probe-screen-images 32): the patch probe of both patch families (as the default recipe builds
+them) on each model, timed side by side in one process, alternating, the fastest of `--repeats`
+each. Images are uniform noise: the probe's cost hardly depends on them.
 
     python benchmarks/results/sweeps/probe-images/probe_cost.py --models bundled-cnn,corpus-mnist-keras-nhwc
 """
@@ -40,16 +41,18 @@ def main() -> None:
             players = erasing._make_players(teacher, spec, recipe, "cpu")
             families = [f for f in players.triggers.families if isinstance(f, PatchTrigger)]
             best = {}
+            variants = {"32": (before, 0), "128": (after, 0), "128 screened on 32": (after, before)}
             for _ in range(args.repeats):
-                for images in (before, after):
+                for variant, (images, screen) in variants.items():
                     pixels = torch.rand(images, *spec.shape)
                     start = time.perf_counter()
                     for family in families:
-                        family.probe(teacher, pixels, spec)
-                    best[images] = min(best.get(images, float("inf")), time.perf_counter() - start)
-            print(f"{name}: probe {best[before]:.1f} s with {before} images, "
-                  f"{best[after]:.1f} s with {after} ({best[after] / best[before]:.1f}x), "
-                  f"{best[after] - best[before]:.0f} s more", flush=True)
+                        family.probe(teacher, pixels, spec, screen_images=screen)
+                    best[variant] = min(best.get(variant, float("inf")), time.perf_counter() - start)
+            print(f"{name}: probe {best['32']:.1f} s with {before} images, "
+                  f"{best['128']:.1f} s with {after} ({best['128'] / best['32']:.1f}x), "
+                  f"{best['128 screened on 32']:.1f} s with {after} screened on {before} "
+                  f"({best['128 screened on 32'] / best['128']:.2f}x the {after})", flush=True)
 
 
 if __name__ == "__main__":
