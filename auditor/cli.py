@@ -138,7 +138,7 @@ _RECIPE_OPTIONS = [
     ("--targeted-search", bool, "Search for triggers that send every image to one class."),
     ("--patch-probe", bool, "Probe every patch position with fixed patterns when the warm-up ends."),
     ("--probe-images", int, "Synthetic images the patch probe uses."),
-    ("--probe-screen-images", int, "Measure every probe stamp on this many of the probe's images first, and only the 64 strongest of each patch family on all of them; 0 = every stamp on all."),
+    ("--probe-screen-images", int, "Measure every probe stamp on this many of the probe's images first, and only the 64 strongest of each patch family on all of them; 0, or at least --probe-images, = every stamp on all."),
     ("--stamp-every", int, "Every n-th patch image carries one of the probe's strongest stamps; 0 = none."),
     ("--noise-alpha", float, "Largest weight of fresh uniform-noise blends among the triggers; 0 disables."),
     ("--noise-weight", float, "The noise-blend family's share of the triggered images, relative to the blend and additive families'."),
