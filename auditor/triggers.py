@@ -98,8 +98,11 @@ class PatchTrigger(nn.Module):
         return torch.stack(draws).gather(0, which[None])[0]
 
     def _draw(self, score: torch.Tensor, batch: int) -> torch.Tensor:
-        weights = torch.softmax(score / (self.temperature * score.mean().clamp_min(1e-6)), 0)
-        return torch.multinomial(weights, batch, replacement=True)
+        return torch.multinomial(self.draw_weights(score), batch, replacement=True)
+
+    def draw_weights(self, score: torch.Tensor) -> torch.Tensor:
+        """Each position's chance of being drawn from a map of scores."""
+        return torch.softmax(score / (self.temperature * score.mean().clamp_min(1e-6)), 0)
 
     @torch.no_grad()
     def probe(self, model, pixels: torch.Tensor, spec: InputSpec, max_positions: int = 256,

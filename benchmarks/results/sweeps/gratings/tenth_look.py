@@ -14,12 +14,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from quality import _drops  # noqa: E402
 
 
-def load(path):
-    """Each backdoored run as (attack, ACC, ASR, drop), in %, and the control's drops."""
+def load(path, seeds=None):
+    """Each backdoored run as (attack, ACC, ASR, drop), in %, and the control's drops; only the
+    runs of `seeds` when given."""
     payload = json.loads(Path(path).read_text())
+    kept = lambda row: [(run, drop) for run, drop in zip(row["auditor"], _drops(row))   # noqa: E731
+                        if seeds is None or run["seed"] in seeds]
     runs = [(row["attack"], 100 * run["acc"], 100 * (run["asr"] or 0), drop)
-            for row in payload["rows"] for run, drop in zip(row["auditor"], _drops(row))]
-    return runs, _drops(payload["control"])
+            for row in payload["rows"] for run, drop in kept(row)]
+    return runs, [drop for _, drop in kept(payload["control"])]
 
 
 def describe(name, runs, control):
@@ -32,16 +35,26 @@ def describe(name, runs, control):
         print("   ", attack, " ".join(f"{a:.1f}/{s:.1f}" for row, a, s, _ in runs if row == attack))
 
 
+def described_pair(base_path, lever_path, lever_name):
+    """Both files' runs, printed as describe() prints them: (defaults, their control's drops,
+    the lever's, its control's drops)."""
+    (base, base_control), (lever, lever_control) = load(base_path), load(lever_path)
+    print(f"{len(base)} / {len(lever)} backdoored runs")
+    describe("defaults", base, base_control)
+    describe(lever_name, lever, lever_control)
+    return base, base_control, lever, lever_control
+
+
+def mean(runs, i):
+    return statistics.mean(run[i] for run in runs)
+
+
 def clause(label, excess, limit):
     print(f"{label} by {excess:.3f} (<= {limit:g}): {'passes' if excess <= limit else 'FAILS'}")
 
 
 def main():
-    (base, base_control), (lever, lever_control) = load(sys.argv[1]), load(sys.argv[2])
-    print(f"{len(base)} / {len(lever)} backdoored runs")
-    describe("defaults", base, base_control)
-    describe("grating_rows 24", lever, lever_control)
-    mean = lambda runs, i: statistics.mean(run[i] for run in runs)   # noqa: E731
+    base, base_control, lever, lever_control = described_pair(sys.argv[1], sys.argv[2], "grating_rows 24")
     clause("(a) mean ACC lower", mean(base, 1) - mean(lever, 1), 0.5)
     clause("(b) mean ASR higher", mean(lever, 2) - mean(base, 2), 1)
     clause("(c) control mean drop more", statistics.mean(lever_control) - statistics.mean(base_control), 0.5)

@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     recipe = Recipe()
-    before, after = 32, 128            # the rule's two values (the default is 128 since 2026-12-07)
+    before, after = 32, 128            # the rule's two values, and the screen's (the default's since 2026-12-07)
     print(f"torch threads {torch.get_num_threads()}")
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models.split(","):

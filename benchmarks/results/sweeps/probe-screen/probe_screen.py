@@ -39,10 +39,6 @@ class WarmupEnded(Exception):
     pass
 
 
-def _draw_weights(family: PatchTrigger, score: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(score / (family.temperature * score.mean().clamp_min(1e-6)), 0)
-
-
 def _stamps(family: PatchTrigger) -> list[tuple[int, int, int]]:
     return [(int(k), int(r), int(c)) for k, r, c in zip(*family.stamps)]
 
@@ -60,7 +56,7 @@ def compare(p, recipe, screen: int) -> list[dict]:
             middle = time.perf_counter()
             screened.probe(p.teacher, images, p.spec, screen_images=screen)
             end = time.perf_counter()
-            distance = 0.5 * (_draw_weights(full, full.prior) - _draw_weights(screened, screened.prior)).abs().sum()
+            distance = 0.5 * (full.draw_weights(full.prior) - screened.draw_weights(screened.prior)).abs().sum()
             before = p.teacher(p.spec.normalise(images)).softmax(1).mean(0)
             # each kept stamp's largest class rise on all the images: tied stamps are alike
             full_strengths, screened_strengths = (

@@ -10,15 +10,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gratings"))
-from tenth_look import clause, describe, load  # noqa: E402
+from tenth_look import clause, described_pair, mean  # noqa: E402
 
 
 def main():
-    (base, base_control), (lever, lever_control) = load(sys.argv[1]), load(sys.argv[2])
-    print(f"{len(base)} / {len(lever)} backdoored runs")
-    describe("defaults", base, base_control)
-    describe("probe_screen_images 32", lever, lever_control)
-    mean = lambda runs, i: statistics.mean(run[i] for run in runs)   # noqa: E731
+    base, base_control, lever, lever_control = described_pair(sys.argv[1], sys.argv[2], "probe_screen_images 32")
     clause("(a) mean ACC lower", mean(base, 1) - mean(lever, 1), 0.3)
     clause("(b) mean ASR higher", mean(lever, 2) - mean(base, 2), 0.5)
     clause("(c) worst ASR above 5", max(run[2] for run in lever) - 5, 0)
