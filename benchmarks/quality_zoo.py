@@ -4,6 +4,7 @@
                                      [--attacks badnets ...] [--seeds 0 1 2] [--jobs 2]
                                      [--split all|tuning|held-out] [--out FILE]
                                      [--clean-args "--patch-weight 2"] [--rows-from A.json B.json]
+                                     [--cached-only] [--keep DIR]
 
 Each (data set, architecture, attack, seed) model is built once by benchmarks/zoo.py (cached in
 benchmarks/out/zoo/; Fashion-MNIST needs `apt-get install -y dataset-fashion-mnist`) and cleaned
@@ -66,9 +67,13 @@ def score(model_path: str, info: dict) -> dict:
                       info.get("target", zoo.TARGET))
 
 
-def clean(info: dict, seed: int, extra: list[str]) -> dict:
+def clean(info: dict, seed: int, extra: list[str], keep: Path | None = None) -> dict:
+    """keep: a folder to leave the cleaned model and its report in, as NAME.onnx and NAME.json."""
     with tempfile.TemporaryDirectory() as folder:
         out, report = Path(folder) / "clean.onnx", Path(folder) / "clean.json"
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            out, report = keep / f"{info['name']}.onnx", keep / f"{info['name']}.json"
         start = time.perf_counter()
         run = subprocess.run([sys.executable, "-m", "auditor.cli", "clean", info["model"], "-o",
                               str(out), "--preset", "mnist", "--seed", str(seed), "-q",
@@ -165,6 +170,12 @@ def main() -> None:
                              "(e.g. \"--patch-weight 2\"); the default recipe when empty")
     parser.add_argument("--rows-from", type=Path, nargs="+",
                         help="print and summarise earlier runs' rows instead of running")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="only the chosen models already built in benchmarks/out/zoo/: "
+                             "measure without training any (the others are not listed)")
+    parser.add_argument("--keep", type=Path,
+                        help="leave each cleaned model and its report in this folder "
+                             "(NAME.onnx, NAME.json), to look at them again")
     args = parser.parse_args()
     if args.rows_from:
         rows = [r for path in args.rows_from for r in json.loads(path.read_text())["rows"]]
@@ -178,7 +189,8 @@ def main() -> None:
     specs = [zoo.Spec(d, arch, attacks[(i + j) % len(attacks)], seed)
              for seed in args.seeds for d in args.datasets for i in range(len(attacks))
              for j, arch in enumerate(args.archs)]
-    specs = [s for s in specs if args.split in ("all", split(s))]
+    specs = [s for s in specs if args.split in ("all", split(s))
+             and not (args.cached_only and not (zoo.CACHE / s.name / "meta.json").exists())]
     rows = [{"name": s.name, "dataset": s.dataset, "arch": s.arch, "attack": s.attack,
              "seed": s.seed, "split": split(s), "before": None, "after": None} for s in specs]
     write(args.out, rows, args)
@@ -189,7 +201,7 @@ def main() -> None:
         info = zoo.build(specs[index])     # cached after the first time; build time is not run time
         done = {**row, "model": info["model"], "model_sha256": info.get("sha256"),
                 "before": score(info["model"], info),
-                "after": clean(info, row["seed"], args.clean_args.split())}
+                "after": clean(info, row["seed"], args.clean_args.split(), args.keep)}
         return index, {**done, **verdict(done)}
 
     with ThreadPoolExecutor(args.jobs) as pool:
