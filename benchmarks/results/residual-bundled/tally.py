@@ -3,7 +3,10 @@ clean's report (written by quality.py beside its model) against its ASR on the l
 digits. Reads the reports from quality.py output folders, writes `runs.json` (one line a clean)
 and prints the tally. Evaluation only.
 
-    python benchmarks/results/residual-bundled/tally.py RESULTS.json=OUT_FOLDER ...
+    python benchmarks/results/residual-bundled/tally.py [--runs FILE] RESULTS.json=OUT_FOLDER ...
+
+RESULTS.json is relative to benchmarks/results/ (or absolute); --runs names the file the lines go
+to (default runs.json, here).
 """
 import collections
 import json
@@ -36,11 +39,14 @@ def runs_of(results: Path, folder: Path) -> list[dict]:
 
 
 def main() -> None:
+    args, out = sys.argv[1:], HERE / "runs.json"
+    if args[:1] == ["--runs"]:
+        out, args = HERE / args[1], args[2:]
     runs = []
-    for pair in sys.argv[1:]:
+    for pair in args:
         results, _, folder = pair.partition("=")
         runs += runs_of(RESULTS / results, Path(folder))
-    (HERE / "runs.json").write_text("\n".join(json.dumps(r) for r in runs) + "\n")
+    out.write_text("\n".join(json.dumps(r) for r in runs) + "\n")
     tally = collections.Counter()
     for r in runs:
         kind = ("control" if r["attack"] == "none" else
