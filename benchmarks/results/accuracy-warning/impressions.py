@@ -19,18 +19,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # benchmarks/, for zoo
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "residual-transplant"))
 from auditor.detection import scan_classifier  # noqa: E402
 from auditor.evaluation import load_images  # noqa: E402
-from auditor.loading import Classifier, load_model  # noqa: E402
-from auditor.presets import PRESETS  # noqa: E402
 from auditor.recipe import ScanSettings  # noqa: E402
+from transplant import model  # noqa: E402  (the pairs' loader)
 import zoo  # noqa: E402
-
-
-def model(path: str, preset: str):
-    mean, std = PRESETS[preset]
-    loaded = load_model(path, mean=mean, std=std)
-    return Classifier(loaded.net, loaded.spec, loaded.output_index).eval(), loaded.spec
 
 
 @torch.no_grad()

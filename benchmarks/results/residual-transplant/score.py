@@ -5,8 +5,12 @@ candidate of chosen-2026-12-07.txt, and clause A of that rule.
 """
 import json
 import sys
+from pathlib import Path
 
-KEPT_SHARE, KEPT_MOVED = 0.5, 0.5
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from auditor.shortcut import KEPT_SHARE  # noqa: E402  (today's rule)
+
+KEPT_MOVED = 0.5    # the candidate's clause
 
 
 def today(row) -> bool:
