@@ -16,7 +16,7 @@ from . import __version__
 from .errors import (FINDING, AuditorError, InternalError, InterruptedRun, OptionError, Terminated,
                      TerminatedRun, exit_status_help)
 from .presets import PRESETS, parse_floats, parse_shape
-from .recipe import SEARCHES, START_SCALES, Recipe, ScanSettings
+from .recipe import PRECISIONS, SEARCHES, START_SCALES, Recipe, ScanSettings
 
 
 class _Parsed(click.ParamType):
@@ -153,6 +153,7 @@ _RECIPE_OPTIONS = [
     ("--stop-window", int, "Stop once agreement with the teacher and the trigger search have settled over this many iterations, or at the second learning-rate decay if they never do; 0 = run all --iterations."),
     ("--stop-agreement", float, "Least mean agreement with the teacher (0-1) over the window for the run to stop."),
     ("--stop-after", int, "Full iterations (after the warm-up) before the run may stop."),
+    ("--precision", PRECISIONS, "Number format of the three nets' passes during the clean: float32, bfloat16 (autocast; weights, losses and the written model stay float32), or auto (bfloat16 where the processor or GPU computes it natively). The report says which ran."),
     ("--seed", int, "Random seed; the same seed on the same machine gives the same file."),
 ]
 
@@ -171,6 +172,8 @@ def recipe_options(command):
         text += _defaults(flag)
         if kind is bool:
             command = click.option(f"{flag}/--no-{flag[2:]}", default=None, help=text)(command)
+        elif isinstance(kind, tuple):
+            command = click.option(flag, type=click.Choice(kind), help=text)(command)
         else:
             command = click.option(flag, type=click.IntRange(min=0) if kind is int else kind,
                                    help=text)(command)

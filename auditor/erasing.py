@@ -37,6 +37,7 @@ from .kernels import (feature_objective, generator_objective, logit_distance, st
                       total_variation, trigger_objective)
 from .memory_layout import channels_last_wanted, to_channels_last_checked
 from .penultimate import head_of, penultimate_features
+from .precision import nets_in, pass_dtype
 from .recipe import Recipe
 from .stopping import REACHED_CAP
 from .synthesis import ImageGenerator, jittered, restyled
@@ -98,6 +99,19 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
     if saved is not None:
         history, first = restore_run_state(saved, players, optimizers)
     start = time.perf_counter()
+    dtype = pass_dtype(recipe.precision, device)
+    with nets_in(dtype, device, [players.teacher, players.student, players.generator]):
+        stop_reason = _run(players, optimizers, recipe, history, first, on_iteration, inspect,
+                           checkpoint)
+        final = final_figures(players, recipe)
+    final["precision"] = "bfloat16" if dtype is not None else "float32"
+    players.student.requires_grad_(False)
+    return ErasureResult(players.student, history, time.perf_counter() - start,
+                         players.triggers.describe(), final, first, stop_reason or REACHED_CAP)
+
+
+def _run(players, optimizers, recipe, history, first, on_iteration, inspect, checkpoint):
+    """The outer iterations from `first`; returns why the run stopped early, or None."""
     reader = FigureReader(history, on_iteration)
     stop, stop_reason = recipe.stop_rule(), None
     restart = recipe.restart_rule()
@@ -128,10 +142,7 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
             break
         if saving:
             checkpoint.save(run_state(players, optimizers, history, iteration + 1))
-    players.student.requires_grad_(False)
-    return ErasureResult(players.student, history, time.perf_counter() - start,
-                         players.triggers.describe(), final_figures(players, recipe), first,
-                         stop_reason or REACHED_CAP)
+    return stop_reason
 
 
 class FigureReader:

@@ -57,6 +57,7 @@ class Recipe:
     stop_window: int = 10             # stop once settled over this many iterations (0: run them all)
     stop_agreement: float = 0.96      # settled: mean agreement with the teacher at least this, see stopping
     stop_after: int = 100             # full iterations (after the warm-up) before the run may stop (150 of 250: the first decay)
+    precision: str = "float32"        # the nets' passes, one of PRECISIONS (auditor.precision)
     seed: int = 0
 
     @classmethod
@@ -94,6 +95,9 @@ class Recipe:
                         after=self.stop_after, warmup=self.warmup_iterations,
                         last_stage=last_stage(self.iterations, self.lr_decay_at))
 
+
+# number formats of the nets' passes in a clean: auto is bfloat16 where the hardware has it
+PRECISIONS = ("float32", "bfloat16", "auto")
 
 # kinds of starting image for the scan: pixels uniform in [0, scale] (auditor.detection)
 START_SCALES = {"noise": 1.0, "dark": 0.2}

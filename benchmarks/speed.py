@@ -1,7 +1,7 @@
 """Time to clean, by model size: a ladder of models, each cleaned with the default recipe.
 
     python benchmarks/speed.py [--device cpu|cuda] [--models a,b] [--warmup W --full F]
-                               [--profile] [--out benchmarks/results/speed-cpu.json]
+                               [--precision P] [--profile] [--out benchmarks/results/speed-cpu.json]
 
 A full default clean (250 iterations) takes hours for the larger models on a CPU, so each model
 runs W warm-up iterations (generators only) and F full ones (student, generator, trigger), with
@@ -17,8 +17,10 @@ as the **plain baseline**, the same loop in eager float32 with the fused kernels
 their PyTorch references (`AUDITOR_KERNELS=reference`), every net kept in the layout it was
 loaded in (`AUDITOR_MEMORY_FORMAT=contiguous`, see auditor/memory_layout.py), every step
 drawing fresh synthetic images (`pool_batches=0`, see auditor/image_pool.py), no compile and no
-early stop. On a CPU the kernels do not run (they are CUDA-only), so there the ratio is what the
-channels-last layout and the image pool buy, give or take the machine's noise.
+early stop, float32 whatever --precision says. On a CPU the kernels do not run (they are
+CUDA-only), so there the ratio is what the channels-last layout, the image pool and the
+precision buy, give or take the machine's noise. `--precision` (default: the recipe's) sets
+the auditor and whole rows' passes (auditor/precision.py); each row records what ran.
 `--profile` writes torch.profiler's table of the full iterations beside the JSON.
 """
 
@@ -129,7 +131,8 @@ def multiply_adds(net, example) -> int:
     return total[0]
 
 
-def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profile: Path | None) -> dict:
+def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profile: Path | None,
+                precision: str | None = None) -> dict:
     """One model, one mode, in this process."""
     import torch
 
@@ -180,7 +183,8 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
         generator_macs = multiply_adds(generator, torch.zeros(1, generator.stem.in_features))
         recipe = Recipe().with_overrides(iterations=warmup + full, warmup_iterations=warmup,
                                          pool_batches=0 if mode == "plain" else None,
-                                         stop_window=0 if mode == "plain" else None)
+                                         stop_window=0 if mode == "plain" else None,
+                                         precision="float32" if mode == "plain" else precision)
         profiler = None
         if profile is not None:
             profiler = torch.profiler.profile(
@@ -240,10 +244,11 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
         "synthetic_images_per_s": images_per_full / per_full,
         "peak_memory_bytes": peak,
         "peak_memory_kind": "CUDA max allocated" if cuda else "process max RSS (torch included)",
+        "precision": result.erasure.final["precision"],
     }
 
 
-def clean_whole(name: str, device: str) -> dict:
+def clean_whole(name: str, device: str, precision: str | None = None) -> dict:
     """One model cleaned whole with the default recipe (its early stop included), timed end to
     end in this process: what a user waits for, where `measure_one` estimates it."""
     from auditor.cleaning import clean_model
@@ -254,7 +259,8 @@ def clean_whole(name: str, device: str) -> dict:
         path = model_file(name, Path(folder))
         mean, std = PRESETS[MODELS[name][1]]
         start = time.perf_counter()
-        result = clean_model(path, Path(folder) / "clean.onnx", recipe=Recipe(), device=device,
+        recipe = Recipe().with_overrides(precision=precision)
+        result = clean_model(path, Path(folder) / "clean.onnx", recipe=recipe, device=device,
                              mean=mean, std=std, residual_scan=ScanSettings())
         wall = time.perf_counter() - start
     return {"model": name, "mode": "whole", "device": device, "seconds": wall,
@@ -292,6 +298,8 @@ def main() -> None:
     parser.add_argument("--modes", default="auditor,plain",
                         help="auditor and plain: a few iterations, timed by phase, the clean "
                              "estimated; whole: the default clean run to its stop and timed")
+    parser.add_argument("--precision", choices=["float32", "bfloat16", "auto"],
+                        help="the auditor and whole rows' passes (default: the recipe's)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -304,9 +312,10 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.one:
         profile = out.with_name(f"profile-{args.one}-{args.device}.txt") if args.profile else None
-        print(json.dumps(clean_whole(args.one, args.device) if args.mode == "whole" else
+        print(json.dumps(clean_whole(args.one, args.device, args.precision)
+                         if args.mode == "whole" else
                          measure_one(args.one, args.mode, args.device, args.warmup, args.full,
-                                     profile)))
+                                     profile, args.precision)))
         return
     rows = []
     names = args.models.replace("corpus-mnist-all", ",".join(CORPUS_MNIST)).split(",")
@@ -317,7 +326,8 @@ def main() -> None:
         for mode in args.modes.split(","):
             command = [sys.executable, __file__, "--one", name, "--mode", mode, "--device",
                        args.device, "--warmup", str(args.warmup), "--full", str(args.full),
-                       "--out", str(out)] + (["--profile"] if args.profile and mode == "auditor" else [])
+                       "--out", str(out)] + (["--profile"] if args.profile and mode == "auditor" else []) \
+                + (["--precision", args.precision] if args.precision else [])
             done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
             if done.returncode != 0:
                 raise SystemExit(f"{name} ({mode}) failed:\n{done.stderr[-3000:]}")
@@ -331,7 +341,8 @@ def main() -> None:
 def _print_row(row: dict) -> None:
     if row["mode"] == "whole":
         print(f"{row['model']:18} whole    {row['seconds'] / 60:.1f} min, stopped at "
-              f"{row['iterations']}/{row['cap']}: {row['stop_reason']}", flush=True)
+              f"{row['iterations']}/{row['cap']}: {row['stop_reason']} ({row['final']['precision']})",
+              flush=True)
         return
     s = row["seconds"]
     split = row["full_iteration_split"]
@@ -345,7 +356,7 @@ def _print_row(row: dict) -> None:
           f"{split['student (all steps)']:8.2f} {split['generator']:6.2f} {split['trigger']:6.2f} "
           f"{s['probe']:7.1f} {s['export']:8.1f} {s['residual_scan']:6.1f} "
           f"{row['synthetic_images_per_s']:7.0f} {row['peak_memory_bytes'] / 2**20:8.0f} "
-          f"{row['estimated_default_clean_s'] / 60:8.1f} min", flush=True)
+          f"{row['estimated_default_clean_s'] / 60:8.1f} min  {row['precision']}", flush=True)
 
 
 if __name__ == "__main__":

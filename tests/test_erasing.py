@@ -275,7 +275,8 @@ def test_erase_backdoor_reports_every_iteration(tmp_path):
     assert [i for i, _ in seen] == [0, 1, 2]
     assert "agreement" not in seen[0][1] and "agreement" in seen[1][1]   # warm-up: generators only
     assert set(result.final) == {"suspect_class", "suspect_rise", "reset_channels", "agreement",
-                                "teacher_trigger_flips", "student_trigger_flips"}
+                                "teacher_trigger_flips", "student_trigger_flips", "precision"}
+    assert result.final["precision"] == "float32"
     assert not any(p.requires_grad for p in result.student.parameters())
     assert all(type(v) is float for _, f in seen for k, v in f.items() if k != "suspect_class"
                and k != "suspect")
