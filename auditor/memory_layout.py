@@ -4,8 +4,8 @@ The layout changes where a net's numbers sit in memory, not what it computes, an
 convolutions run faster on it. On the idle 2-core development machine (a scratch script), the
 image generator's forward pass took 0.37-0.69 of the time and its forward+backward 0.69-0.87
 (16, 28 and 32 px), and a converted ResNet-20's forward+backward 0.58. benchmarks/layouts.py
-repeats the comparison; run with both cores busy, it gave smaller gains. bfloat16 autocast, the
-other lever for cheaper passes, was 4.7-37x slower on that CPU and is not used. A converted
+repeats the comparison; run with both cores busy, it gave smaller gains. bfloat16 passes, the
+other lever for cheaper passes, are auditor/precision.py's. A converted
 graph may still hold an op that reads raw memory, so a net is moved only when it answers a
 probe batch as before; otherwise it stays as loaded.
 

@@ -3,7 +3,8 @@
 Their convolutions and matrix products are nearly all of a clean's time. Under autocast they
 run in bfloat16 while their weights, their outputs, the losses, the image pool and the trigger
 search stay float32: only the nets' insides change precision, so the kernels and the figures
-see the dtypes they always did. On this project's 2-core AMD EPYC (avx512_bf16) a forward and
+see the dtypes they always did; within them, strided depthwise convolutions stay float32 too
+(`slow_in_bfloat16`). On this project's 2-core AMD EPYC (avx512_bf16) a forward and
 backward pass at batch 128 took half the float32 channels-last time on the corpus's keras2onnx
 MNIST CNN, ResNet-20 and the 28 px generator (2026-12-07, benchmarks/layouts.py). On 2026-11-28
 the same script, on a machine with the same platform string, had measured bfloat16 4.7-37x
@@ -47,9 +48,19 @@ def pass_dtype(precision: str, device) -> torch.dtype | None:
     return torch.bfloat16
 
 
+def slow_in_bfloat16(module: nn.Module) -> bool:
+    """A strided depthwise convolution: on the development CPU its backward pass in bfloat16 was
+    3-8x slower than in float32 (64 and 128 channels, batch 128, either layout), and a digits
+    depthwise-separable net's clean took 289 s of erasing against 167. Stride-1 depthwise, full
+    and 4-group convolutions were 0.56-0.91x (benchmarks/results/sweeps/bfloat16/)."""
+    return (isinstance(module, nn.Conv2d) and module.groups > 1
+            and module.groups == module.in_channels and max(module.stride) > 1)
+
+
 @contextlib.contextmanager
 def nets_in(dtype: torch.dtype | None, device, nets: list[nn.Module]):
-    """Within, each net's forward pass runs under autocast to `dtype` and returns float32.
+    """Within, each net's forward pass runs under autocast to `dtype` and returns float32, but
+    for its layers that `slow_in_bfloat16` names, which run float32.
 
     Hooks rather than one autocast around the loop: the trigger search's own small layers and
     the fused kernels then keep float32 inputs."""
@@ -59,23 +70,34 @@ def nets_in(dtype: torch.dtype | None, device, nets: list[nn.Module]):
     device_type = torch.device(device).type
     handles = []
     for net in nets:
-        open_contexts: list = []
-
-        def enter(module, args, open_contexts=open_contexts):
-            context = torch.autocast(device_type, dtype=dtype)
-            context.__enter__()
-            open_contexts.append(context)
-
-        def leave(module, args, output, open_contexts=open_contexts):
-            open_contexts.pop().__exit__(None, None, None)
-            if isinstance(output, torch.Tensor) and output.dtype == dtype:
-                return output.float()
-            return output
-
-        handles += [net.register_forward_pre_hook(enter),
-                    net.register_forward_hook(leave, always_call=True)]
+        handles += _around(net, lambda: torch.autocast(device_type, dtype=dtype))
+        for layer in filter(slow_in_bfloat16, net.modules()):
+            handles += _around(layer, lambda: torch.autocast(device_type, enabled=False),
+                               float_inputs=True)
     try:
         yield
     finally:
         for handle in handles:
             handle.remove()
+
+
+def _around(module: nn.Module, context, *, float_inputs: bool = False) -> list:
+    """Hooks that run the module's forward pass within a fresh `context()` and hand out its
+    output, and with `float_inputs` take its inputs, as float32."""
+    open_contexts: list = []
+
+    def enter(module, args):
+        open_contexts.append(context())
+        open_contexts[-1].__enter__()
+        return tuple(map(_float32, args)) if float_inputs else None
+
+    def leave(module, args, output):
+        open_contexts.pop().__exit__(None, None, None)
+        return _float32(output)
+
+    return [module.register_forward_pre_hook(enter),
+            module.register_forward_hook(leave, always_call=True)]
+
+
+def _float32(value):
+    return value.float() if isinstance(value, torch.Tensor) and value.dtype == torch.bfloat16 else value

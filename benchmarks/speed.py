@@ -55,6 +55,12 @@ def _bn_cnn():
                          *block(64, 64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
+def _depthwise_16px():
+    from zoo import Depthwise   # the quality zoo's depthwise-separable net, strided depthwise convolutions included
+
+    return Depthwise(16)
+
+
 def _resnet18_32px():
     import torchvision
     from torch import nn
@@ -69,6 +75,7 @@ def _resnet18_32px():
 LADDER = {
     "bundled-cnn": ("bundled", "mnist", None),
     "bn-cnn-16px": (_bn_cnn, "mnist", (1, 16, 16)),
+    "depthwise-16px": (_depthwise_16px, "mnist", (1, 16, 16)),
     "corpus-mnist-cnn": ("mnist-cnn-torch-op17-2out.onnx", "mnist", None),
     "corpus-resnet20": ("cifar10-resnet20-torch-op9.onnx", "cifar10", None),
     "resnet18-32px": (_resnet18_32px, "cifar10", (3, 32, 32)),

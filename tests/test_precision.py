@@ -6,7 +6,7 @@ from torch import nn
 
 from auditor.erasing import erase_backdoor
 from auditor.loading import Classifier, load_model
-from auditor.precision import bfloat16_is_fast, nets_in, pass_dtype
+from auditor.precision import bfloat16_is_fast, nets_in, pass_dtype, slow_in_bfloat16
 from auditor.recipe import Recipe
 
 from .models import tiny_onnx
@@ -75,3 +75,23 @@ def test_a_run_reports_its_precision_and_returns_a_float32_student(tmp_path, pre
                for module in result.student.modules())
     assert all(type(v) is float for f in result.history for k, v in f.items()
                if k not in ("suspect_class", "suspect"))
+
+
+def test_strided_depthwise_convolutions_stay_float32_within_a_bfloat16_pass():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU6(),
+                        nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8),      # slow in bfloat16
+                        nn.Conv2d(8, 8, 3, padding=1, groups=8),                # stride 1: not
+                        nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=4),      # grouped: not
+                        nn.Flatten(), nn.Linear(8 * 2 * 2, 3))
+    seen = {}
+    for i in (0, 2, 3, 4):
+        net[i].register_forward_hook(lambda module, args, out, i=i: seen.update({i: out.dtype}))
+    assert [slow_in_bfloat16(m) for m in net] == [False, False, True, False, False, False, False]
+    with nets_in(torch.bfloat16, "cpu", [net]):
+        out = net(torch.randn(4, 1, 8, 8))
+        assert not torch.is_autocast_enabled("cpu")
+    assert seen == {0: torch.bfloat16, 2: torch.float32, 3: torch.bfloat16, 4: torch.bfloat16}
+    out.sum().backward()
+    assert out.dtype == torch.float32 and net[2].weight.grad.dtype == torch.float32
+    assert all(not m._forward_pre_hooks for m in net.modules())
