@@ -2,7 +2,8 @@
 
 Each pass takes and returns a ModelProto and changes nothing the model computes for the inputs
 it accepted before: explicit pads instead of auto_pad, a dynamic batch axis for graphs exported
-with batch 1, Reshape's allowzero dropped where the shape has no zero.
+with batch 1, Reshape's allowzero dropped where the shape has no zero, an Identity of an
+initializer made an initializer of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ _QUANTIZED = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMu
 
 def normalise(model: onnx.ModelProto, path) -> onnx.ModelProto:
     refuse_quantized(model, path)
+    initializer_identities(model)
     try:
         model = onnx.shape_inference.infer_shapes(model, strict_mode=False)
     except Exception as err:   # the graph contradicts its own declared shapes or types
@@ -91,6 +93,34 @@ def drop_needless_allowzero(model: onnx.ModelProto) -> None:
             shape = constants.get(node.input[1])
             if attr.name == "allowzero" and attr.i == 1 and shape is not None and 0 not in shape:
                 node.attribute.remove(attr)
+
+
+def initializer_identities(model: onnx.ModelProto) -> None:
+    """Each Identity whose input is an initializer becomes a copy of it under the output's name.
+
+    torch.onnx's TorchScript exporter stores equal tensors once and hands out the others through
+    Identity nodes: in an untrained net, or one whose BatchNorm shifts are all zero, the biases
+    that folding BatchNorm gives every convolution of one width are equal. onnx2torch's Conv
+    reads weight and bias from initializers only, so such a file did not load. Apart, each copy
+    is trained on its own, as the layers it feeds were separate layers before the export."""
+    graph = model.graph
+    initializers = {i.name: i for i in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    kept = []
+    for node in graph.node:
+        if node.op_type != "Identity" or node.input[0] not in initializers or node.output[0] in outputs:
+            kept.append(node)
+            continue
+        copy = onnx.TensorProto()
+        copy.CopyFrom(initializers[node.input[0]])
+        copy.name = node.output[0]
+        graph.initializer.append(copy)
+        if model.ir_version < 4:   # before IR 4 every initializer is also a graph input
+            graph.input.append(onnx.helper.make_tensor_value_info(
+                copy.name, copy.data_type, list(copy.dims)))
+    if len(kept) < len(graph.node):
+        del graph.node[:]
+        graph.node.extend(kept)
 
 
 def dynamic_batch(model: onnx.ModelProto) -> None:

@@ -154,3 +154,28 @@ def test_batch_one_graphs_get_a_dynamic_batch():
     assert session.run(None, {"x": X})[0].shape == (2, 90)
     with torch.no_grad():
         assert convert(model)(torch.from_numpy(X)).shape == (2, 90)
+
+
+def test_an_identity_of_an_initializer_becomes_an_initializer():
+    """The TorchScript exporter's way of storing two equal biases once (see the pass)."""
+    rng = np.random.default_rng(2)
+    weights = [rng.standard_normal((3, 3, 3, 3)).astype(np.float32) for _ in range(2)]
+    nodes = [helper.make_node("Identity", ["bias"], ["bias_copy"]),
+             helper.make_node("Conv", ["x", "w0", "bias"], ["h"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["h", "w1", "bias_copy"], ["y0"], pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(
+        nodes, "shared", [helper.make_tensor_value_info("x", FLOAT, [2, 3, 6, 5])],
+        [helper.make_tensor_value_info("y0", FLOAT, None)],
+        initializer=[numpy_helper.from_array(weights[0], "w0"), numpy_helper.from_array(weights[1], "w1"),
+                     numpy_helper.from_array(np.array([0.5, -1.0, 2.0], np.float32), "bias")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with pytest.raises(KeyError):
+        convert(model)
+    normalised = graph_passes.normalise(model, "test")
+    assert [n.op_type for n in normalised.graph.node] == ["Conv", "Conv"]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = session.run(None, {"x": X})[0]
+    with torch.no_grad():
+        got = convert(normalised)(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-5)

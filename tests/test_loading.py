@@ -9,7 +9,7 @@ from auditor.examples import bundled
 from auditor.input_spec import InputSpec, parse_floats, parse_shape
 from auditor.loading import Classifier, load_model
 
-from .models import TinyNet, tiny_onnx
+from .models import TinyNet, export, tiny_onnx
 
 
 def test_reads_shape_layout_and_classes_from_the_graph(tmp_path):
@@ -182,3 +182,17 @@ def test_a_declared_input_too_large_to_allocate_is_refused_at_once(tmp_path, mon
     monkeypatch.setenv("AUDITOR_MAX_INPUT_VALUES", "10")
     with pytest.raises(NotAClassifierError, match="over the limit of 10"):
         load_model(tiny_onnx(tmp_path))
+
+
+def test_an_untrained_batchnorm_net_from_the_torchscript_exporter_loads(tmp_path):
+    """Its folded biases are equal, and the exporter stores them once (graph_passes)."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4),
+                              torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4,
+                                                               bias=False),
+                              torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(64, 3)).eval()
+    path = export(net, torch.zeros(1, 1, 8, 8), tmp_path / "bn.onnx")
+    assert "Identity" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    loaded = load_model(path)
+    x = torch.randn(5, 1, 8, 8)
+    torch.testing.assert_close(loaded.net(x), net(x), atol=1e-5, rtol=1e-5)
