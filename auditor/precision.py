@@ -6,14 +6,15 @@ search stay float32: only the nets' insides change precision, so the kernels and
 see the dtypes they always did; within them, strided depthwise convolutions stay float32 too
 (`slow_in_bfloat16`). On this project's 2-core AMD EPYC (avx512_bf16) a forward and
 backward pass at batch 128 took half the float32 channels-last time on the corpus's keras2onnx
-MNIST CNN, ResNet-20 and the 28 px generator (2026-12-07, benchmarks/layouts.py). On 2026-11-28
-the same script, on a machine with the same platform string, had measured bfloat16 4.7-37x
-slower; why is not known. 'auto' asks the processor for the instructions, and the speed
-benchmark, not this comment, says whether they pay.
+MNIST CNN, ResNet-20 and the 28 px generator, and speed.py's estimate of a default clean fell to
+0.62-0.69 of float32's on five nets (2026-12-07, benchmarks/results/sweeps/bfloat16/). On
+2026-11-28 benchmarks/layouts.py, on a machine with the same platform string, had measured
+bfloat16 4.7-37x slower; why is not known. 'auto', the default, asks the processor for the
+instructions; the speed benchmark, not this comment, says whether they pay on a new machine.
 
 The precision is a recipe field, so it is in the report and a run is reproducible on the same
-machine; it changes the numbers a run computes, so it is measured on the quality benchmarks
-before it is a default (benchmarks/results/sweeps.md, "bfloat16 passes").
+machine. It changes the numbers a run computes, so it became the default by a rule measured
+on the quality benchmarks (benchmarks/results/sweeps.md, "bfloat16 passes under a rule").
 """
 
 from __future__ import annotations

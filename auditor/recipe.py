@@ -57,7 +57,7 @@ class Recipe:
     stop_window: int = 10             # stop once settled over this many iterations (0: run them all)
     stop_agreement: float = 0.96      # settled: mean agreement with the teacher at least this, see stopping
     stop_after: int = 100             # full iterations (after the warm-up) before the run may stop (150 of 250: the first decay)
-    precision: str = "float32"        # the nets' passes, one of PRECISIONS (auditor.precision)
+    precision: str = "auto"           # the nets' passes, one of PRECISIONS (auditor.precision)
     seed: int = 0
 
     @classmethod

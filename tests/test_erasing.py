@@ -10,6 +10,7 @@ from auditor.image_pool import ImagePool
 from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
 from auditor.penultimate import head_of, penultimate_features
+from auditor.precision import pass_dtype
 from auditor.recipe import Recipe
 from auditor.synthesis import ImageGenerator, jittered, restyled
 from auditor.triggers import (AdditiveTrigger, BlendTrigger, GratingTrigger, NoiseBlendTrigger, PatchTrigger,
@@ -276,7 +277,7 @@ def test_erase_backdoor_reports_every_iteration(tmp_path):
     assert "agreement" not in seen[0][1] and "agreement" in seen[1][1]   # warm-up: generators only
     assert set(result.final) == {"suspect_class", "suspect_rise", "reset_channels", "agreement",
                                 "teacher_trigger_flips", "student_trigger_flips", "precision"}
-    assert result.final["precision"] == "float32"
+    assert result.final["precision"] == ("bfloat16" if pass_dtype("auto", "cpu") else "float32")
     assert not any(p.requires_grad for p in result.student.parameters())
     assert all(type(v) is float for _, f in seen for k, v in f.items() if k != "suspect_class"
                and k != "suspect")
