@@ -5,11 +5,12 @@ run in bfloat16 while their weights, their outputs, the losses, the image pool a
 search stay float32: only the nets' insides change precision, so the kernels and the figures
 see the dtypes they always did; within them, strided depthwise convolutions stay float32 too
 (`slow_in_bfloat16`). On this project's 2-core AMD EPYC (avx512_bf16) a forward and
-backward pass at batch 128 took half the float32 channels-last time on the corpus's keras2onnx
-MNIST CNN, ResNet-20 and the 28 px generator, and speed.py's estimate of a default clean fell to
-0.62-0.69 of float32's on five nets (2026-12-07, benchmarks/results/sweeps/bfloat16/). On
-2026-11-28 benchmarks/layouts.py, on a machine with the same platform string, had measured
-bfloat16 4.7-37x slower; why is not known. 'auto', the default, asks the processor for the
+backward pass at batch 128, channels-last, took 0.47-0.65 of float32's time on the 16-32 px
+generators, a corpus MNIST CNN and ResNet-20 (benchmarks/results/layouts-cpu-2026-12-07.json),
+and speed.py's estimate of a default clean fell to 0.62-0.69 of float32's on five nets
+(2026-12-07, benchmarks/results/sweeps/bfloat16/). On 2026-11-28 benchmarks/layouts.py, on
+another host (platform string fc-v595, today's fc-v1300), had measured bfloat16 4.7-37x
+slower; why is not known. 'auto', the default, asks the processor for the
 instructions; the speed benchmark, not this comment, says whether they pay on a new machine.
 
 The precision is a recipe field, so it is in the report and a run is reproducible on the same
@@ -50,10 +51,11 @@ def pass_dtype(precision: str, device) -> torch.dtype | None:
 
 
 def slow_in_bfloat16(module: nn.Module) -> bool:
-    """A strided depthwise convolution: on the development CPU its backward pass in bfloat16 was
-    3-8x slower than in float32 (64 and 128 channels, batch 128, either layout), and a digits
-    depthwise-separable net's clean took 289 s of erasing against 167. Stride-1 depthwise, full
-    and 4-group convolutions were 0.56-0.91x (benchmarks/results/sweeps/bfloat16/)."""
+    """A strided depthwise convolution: on the development CPU its forward+backward pass in
+    bfloat16 was 3-21x slower than in float32 (64 and 128 channels, batch 128, either layout),
+    and a digits depthwise-separable net's clean took 289 s of erasing against 167. Stride-1
+    depthwise, full and 4-group convolutions were 0.21-0.75x
+    (benchmarks/results/sweeps/bfloat16/conv_timings.txt)."""
     return (isinstance(module, nn.Conv2d) and module.groups > 1
             and module.groups == module.in_channels and max(module.stride) > 1)
 

@@ -74,7 +74,7 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
                    f"teacher at a student learning rate of {r['lr_student']:g}")
     click.echo(f"{erasure.iterations} of at most {recipe.iterations} iterations in "
                f"{result.timings['erase']:.0f} s on {result.device} "
-               f"({erasure.final.get('precision', 'float32')} passes)"
+               f"({erasure.final['precision']} passes)"
                + (f" (resumed from a checkpoint at iteration {resumed})" if resumed else "")
                + f"; stopped: {erasure.stop_reason}")
     if residual_scan is not None and result.residual is None:

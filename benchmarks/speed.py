@@ -296,6 +296,8 @@ def _versions(device: str) -> dict:
 
 
 def main() -> None:
+    from auditor.recipe import PRECISIONS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--models", default=",".join(LADDER),
@@ -305,7 +307,7 @@ def main() -> None:
     parser.add_argument("--modes", default="auditor,plain",
                         help="auditor and plain: a few iterations, timed by phase, the clean "
                              "estimated; whole: the default clean run to its stop and timed")
-    parser.add_argument("--precision", choices=["float32", "bfloat16", "auto"],
+    parser.add_argument("--precision", choices=PRECISIONS,
                         help="the auditor and whole rows' passes (default: the recipe's)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--out", type=Path)

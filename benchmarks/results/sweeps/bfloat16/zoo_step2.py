@@ -11,6 +11,9 @@ import statistics
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gratings"))
+from tenth_look import clause  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parents[2]
 FLOAT32 = [RESULTS / "residual-transplant" / "quality-zoo-kept.json",
            RESULTS / "quality-zoo-fashion-heldout-2026-12-07.json",
@@ -19,10 +22,6 @@ FLOAT32 = [RESULTS / "residual-transplant" / "quality-zoo-kept.json",
 
 def rows(paths):
     return {row["name"]: row for path in paths for row in json.loads(Path(path).read_text())["rows"]}
-
-
-def clause(label, excess, limit):
-    print(f"{label} by {excess:.3f} (<= {limit:g}): {'passes' if excess <= limit else 'FAILS'}")
 
 
 def main():
