@@ -226,6 +226,11 @@ def scan_options(command):
                           "steps in one small square; not in the default, see the README). Each "
                           "kind of start is searched each way; the verdict corrects for every "
                           "look."),
+        click.option("--scan-precision", type=click.Choice(PRECISIONS), default=defaults.precision,
+                     show_default=True,
+                     help="Number format of the scanned model's passes: float32, bfloat16 "
+                          "(autocast; the margins and the search stay float32), or auto "
+                          "(bfloat16 where the processor or GPU computes it natively)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -241,9 +246,9 @@ def _some_of(names):
     return parse
 
 
-def _scan_settings(alpha, scan_steps, scan_starts, scan_from, scan_search, seed):
+def _scan_settings(alpha, scan_steps, scan_starts, scan_from, scan_search, scan_precision, seed):
     return ScanSettings(images_per_class=scan_starts, steps=scan_steps, alpha=alpha, seed=seed,
-                        starts=scan_from, searches=scan_search)
+                        starts=scan_from, searches=scan_search, precision=scan_precision)
 
 
 _DEVICE = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
@@ -282,15 +287,16 @@ def _json_path(flag: str, text: str):
 @handle_errors
 def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, recipe_name,
           device, report_path, residual_scan, fail_on_residual, alpha, scan_steps, scan_starts,
-          scan_from, scan_search, checkpoint_path, checkpoint_every, resume, quiet, **overrides):
+          scan_from, scan_search, scan_precision, checkpoint_path, checkpoint_every, resume, quiet,
+          **overrides):
     """Erase any backdoor from MODEL (.onnx or TorchScript) and write a clean ONNX model."""
     from .rendering import run_clean
 
     recipe = _recipe(recipe_name, overrides)
     if fail_on_residual and not residual_scan:
         raise click.BadParameter("--fail-on-residual needs the residual scan", param_hint="--no-residual-scan")
-    settings = (_scan_settings(alpha, scan_steps, scan_starts, scan_from, scan_search, recipe.seed)
-                if residual_scan else None)
+    settings = (_scan_settings(alpha, scan_steps, scan_starts, scan_from, scan_search,
+                               scan_precision, recipe.seed) if residual_scan else None)
     report = run_clean(model, out_path, recipe=recipe, device=device, report_path=report_path,
                        quiet=quiet, residual_scan=settings, checkpoint=checkpoint_path,
                        checkpoint_every=checkpoint_every, resume=resume,
@@ -313,8 +319,8 @@ def clean(model, out_path, preset, mean, std, input_shape, layout, output_name, 
 @_QUIET
 @handle_errors
 def scan(model, preset, mean, std, input_shape, layout, output_name, alpha, scan_steps,
-         scan_starts, scan_from, scan_search, device, seed, report_path, sarif_path, figures_dir,
-         quiet):
+         scan_starts, scan_from, scan_search, scan_precision, device, seed, report_path, sarif_path,
+         figures_dir, quiet):
     """Is MODEL backdoored? A data-free verdict; exit 1 when a backdoor is suspected.
 
     For each class, noise images (uniform, then dark) take a few steps up its logit margin,
@@ -324,7 +330,8 @@ def scan(model, preset, mean, std, input_shape, layout, output_name, alpha, scan
     """
     from .rendering import run_scan
 
-    settings = _scan_settings(alpha, scan_steps, scan_starts, scan_from, scan_search, seed)
+    settings = _scan_settings(alpha, scan_steps, scan_starts, scan_from, scan_search,
+                              scan_precision, seed)
     suspected = run_scan(model, settings=settings, device=device, report_path=report_path,
                          sarif_path=sarif_path, figures_dir=figures_dir, quiet=quiet,
                          **_preprocessing(preset, mean, std, input_shape, layout, output_name))

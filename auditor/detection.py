@@ -43,6 +43,7 @@ from torch import nn
 from .errors import NotAClassifierError
 from .input_spec import InputSpec
 from .memory_layout import to_channels_last_checked
+from .precision import nets_in, pass_dtype, ran_in
 from .recipe import START_SCALES, ScanSettings
 
 
@@ -335,10 +336,11 @@ class ScanResult:
     settings: ScanSettings
     seconds: float
     by_look: dict[str, Verdict]     # each look's own ("dark/sparse": Verdict.look), uncorrected
+    precision: str = "float32"      # what the model's passes ran in (settings.precision resolved)
 
     def as_dict(self) -> dict:
         return {**self.verdict.as_dict(), "settings": dataclasses.asdict(self.settings),
-                "seconds": self.seconds,
+                "seconds": self.seconds, "precision": self.precision,
                 "by_look": {name: v.as_dict() for name, v in self.by_look.items()}}
 
 
@@ -356,18 +358,21 @@ def scan_classifier(model: nn.Module, spec: InputSpec, settings: ScanSettings = 
     verdicts, kept = {}, None   # each class's slice of the look where it stood out most: a
                                 # look's inversion can be GBs
     pairs = looks(settings)
-    for i, (starts, search) in enumerate(pairs):
-        step = None if on_step is None else (
-            lambda done, total, i=i: on_step(i * total + done, len(pairs) * total))
-        inversion = invert_classes(model, spec, settings, starts=starts, search=search,
-                                   device=device, on_step=step)
-        found = dataclasses.replace(verdict(inversion.statistics, settings.alpha), starts=starts,
-                                    search=search)
-        verdicts[found.look] = found
-        kept = _keep_where_smallest(kept, inversion, found.class_p_values)
-        del inversion
+    dtype = pass_dtype(settings.precision, device)
+    with nets_in(dtype, device, [model]):
+        for i, (starts, search) in enumerate(pairs):
+            step = None if on_step is None else (
+                lambda done, total, i=i: on_step(i * total + done, len(pairs) * total))
+            inversion = invert_classes(model, spec, settings, starts=starts, search=search,
+                                       device=device, on_step=step)
+            found = dataclasses.replace(verdict(inversion.statistics, settings.alpha),
+                                        starts=starts, search=search)
+            verdicts[found.look] = found
+            kept = _keep_where_smallest(kept, inversion, found.class_p_values)
+            del inversion
     best = strongest(verdicts)   # the suspect's look is the first of its smallest p, as `kept`
-    return ScanResult(best, kept[1], settings, time.perf_counter() - start, verdicts)
+    return ScanResult(best, kept[1], settings, time.perf_counter() - start, verdicts,
+                      ran_in(dtype))
 
 
 def _keep_where_smallest(kept: tuple[torch.Tensor, Inversion] | None, inversion: Inversion,

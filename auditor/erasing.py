@@ -37,7 +37,7 @@ from .kernels import (feature_objective, generator_objective, logit_distance, st
                       total_variation, trigger_objective)
 from .memory_layout import channels_last_wanted, to_channels_last_checked
 from .penultimate import head_of, penultimate_features
-from .precision import nets_in, pass_dtype
+from .precision import nets_in, pass_dtype, ran_in
 from .recipe import Recipe
 from .stopping import REACHED_CAP
 from .synthesis import ImageGenerator, jittered, restyled
@@ -104,7 +104,7 @@ def erase_backdoor(teacher: nn.Module, spec: InputSpec, recipe: Recipe, *,
         stop_reason = _run(players, optimizers, recipe, history, first, on_iteration, inspect,
                            checkpoint)
         final = final_figures(players, recipe)
-    final["precision"] = "bfloat16" if dtype is not None else "float32"
+    final["precision"] = ran_in(dtype)
     players.student.requires_grad_(False)
     return ErasureResult(players.student, history, time.perf_counter() - start,
                          players.triggers.describe(), final, first, stop_reason or REACHED_CAP)

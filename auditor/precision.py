@@ -50,6 +50,11 @@ def pass_dtype(precision: str, device) -> torch.dtype | None:
     return torch.bfloat16
 
 
+def ran_in(dtype: torch.dtype | None) -> str:
+    """pass_dtype's answer as the reports name it."""
+    return "bfloat16" if dtype is not None else "float32"
+
+
 def slow_in_bfloat16(module: nn.Module) -> bool:
     """A strided depthwise convolution: on the development CPU its forward+backward pass in
     bfloat16 was 3-21x slower than in float32 (64 and 128 channels, batch 128, either layout),

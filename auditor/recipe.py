@@ -123,6 +123,7 @@ class ScanSettings:
     sparse_step: float = 0.25      # ... and how far the pixel of largest gradient moves a step (patch too)
     patch_share: float = 0.15      # patch search: the square's side, a share of the image's
     patch_min: int = 4             # ... but at least this (4 on 16×16 and 28×28, as tuned; 5 on 32)
+    precision: str = "auto"        # the scanned model's passes, one of PRECISIONS (auditor.precision)
 
     @property
     def total_steps(self) -> int:

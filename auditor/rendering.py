@@ -93,7 +93,7 @@ def _echo_residual(result) -> None:
     stands = f"class {v.suspect} stands out" if v.suspected else \
         f"nothing stands out (highest: class {v.suspect})"
     click.echo(f"scan of the clean model: {stands}, p = {v.p_value:.3g} (alpha {v.alpha}), "
-               f"{result.residual.seconds:.0f} s")
+               f"{result.residual.seconds:.0f} s ({result.residual.precision} passes)")
     if check is None:
         click.echo(f"scan of the original: nothing stands out (p = {o.p_value:.3g}), no shortcut "
                    f"to check")
@@ -196,7 +196,7 @@ def run_scan(model: Path, *, settings: ScanSettings, device: str, report_path, s
                        for name, w in result.by_look.items())
     click.echo(f"looks (start/search): {others}\nscanned {len(v.statistics)} classes x "
                f"{result.inversion.margins.shape[1]} starts x {settings.steps} steps x "
-               f"{len(result.by_look)} looks in {result.seconds:.1f} s")
+               f"{len(result.by_look)} looks in {result.seconds:.1f} s ({result.precision} passes)")
     report = {"tool": {"name": "auditor", "version": __version__,
                        "method": f"class margins reached from {' and '.join(settings.starts)} "
                                  f"starts by {' and '.join(settings.searches)} search (after MM-BD)"},

@@ -25,6 +25,7 @@ from torch import nn
 
 from .detection import ScanResult, search_from, starts_per_class
 from .input_spec import InputSpec
+from .precision import nets_in, pass_dtype
 from .recipe import START_SCALES, ScanSettings
 
 KEPT_SHARE = 0.5        # the shortcut is kept if the clean model answers c on this share or more
@@ -66,7 +67,9 @@ def check_shortcut(original_scan: ScanResult, original: nn.Module, cleaned: nn.M
     generator = torch.Generator().manual_seed(settings.seed)
     first = (START_SCALES[STARTS] * torch.rand(n, *spec.shape, generator=generator)).to(device)
     labels = torch.full((n,), verdict.suspect, device=device)
-    reached = search_from(original, spec, first, labels, settings, SEARCH)
-    share = (_answers(cleaned, spec, reached) == verdict.suspect).float().mean().item()
+    # in the precision the scans ran in: the search is one of their looks, read by another model
+    with nets_in(pass_dtype(settings.precision, device), device, [original, cleaned]):
+        reached = search_from(original, spec, first, labels, settings, SEARCH)
+        share = (_answers(cleaned, spec, reached) == verdict.suspect).float().mean().item()
     return ShortcutCheck(verdict.suspect, verdict.p_value, share, share >= KEPT_SHARE, n,
                          time.perf_counter() - start)

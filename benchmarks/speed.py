@@ -17,10 +17,11 @@ as the **plain baseline**, the same loop in eager float32 with the fused kernels
 their PyTorch references (`AUDITOR_KERNELS=reference`), every net kept in the layout it was
 loaded in (`AUDITOR_MEMORY_FORMAT=contiguous`, see auditor/memory_layout.py), every step
 drawing fresh synthetic images (`pool_batches=0`, see auditor/image_pool.py), no compile and no
-early stop, float32 whatever --precision says. On a CPU the kernels do not run (they are
+early stop, its passes and scans float32 whatever --precision says. On a CPU the kernels do not run (they are
 CUDA-only), so there the ratio is what the channels-last layout, the image pool and the
-precision buy, give or take the machine's noise. `--precision` (default: the recipe's) sets
-the auditor and whole rows' passes (auditor/precision.py); each row records what ran.
+precision buy, give or take the machine's noise. `--precision` (default: the recipe's and the
+scans' own) sets the auditor and whole rows' passes and scans (auditor/precision.py); each row
+records what ran.
 `--profile` writes torch.profiler's table of the full iterations beside the JSON.
 """
 
@@ -208,8 +209,9 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
+        scans = ScanSettings(precision="float32") if mode == "plain" else _scans(precision)
         result = clean_model(path, Path(folder) / "clean.onnx", recipe=recipe, device=device,
-                             mean=mean, std=std, on_iteration=step, residual_scan=ScanSettings())
+                             mean=mean, std=std, on_iteration=step, residual_scan=scans)
         wall = time.perf_counter() - start
         if profiler is not None:
             profiler.__exit__(None, None, None)
@@ -252,7 +254,15 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
         "peak_memory_bytes": peak,
         "peak_memory_kind": "CUDA max allocated" if cuda else "process max RSS (torch included)",
         "precision": result.erasure.final["precision"],
+        "scan_precision": result.residual.precision,
     }
+
+
+def _scans(precision: str | None):
+    """The scans' settings: --precision sets the scans' passes too, as it sets the clean's."""
+    from auditor.recipe import ScanSettings
+
+    return ScanSettings(**({"precision": precision} if precision else {}))
 
 
 def clean_whole(name: str, device: str, precision: str | None = None) -> dict:
@@ -260,7 +270,7 @@ def clean_whole(name: str, device: str, precision: str | None = None) -> dict:
     end in this process: what a user waits for, where `measure_one` estimates it."""
     from auditor.cleaning import clean_model
     from auditor.presets import PRESETS
-    from auditor.recipe import Recipe, ScanSettings
+    from auditor.recipe import Recipe
 
     with tempfile.TemporaryDirectory() as folder:
         path = model_file(name, Path(folder))
@@ -268,12 +278,13 @@ def clean_whole(name: str, device: str, precision: str | None = None) -> dict:
         start = time.perf_counter()
         recipe = Recipe().with_overrides(precision=precision)
         result = clean_model(path, Path(folder) / "clean.onnx", recipe=recipe, device=device,
-                             mean=mean, std=std, residual_scan=ScanSettings())
+                             mean=mean, std=std, residual_scan=_scans(precision))
         wall = time.perf_counter() - start
     return {"model": name, "mode": "whole", "device": device, "seconds": wall,
             "iterations": result.erasure.iterations, "cap": Recipe().iterations,
             "stop_reason": result.erasure.stop_reason, "student_restart": result.erasure.restart,
-            "timings_s": result.timings, "final": result.erasure.final}
+            "timings_s": result.timings, "final": result.erasure.final,
+            "scan_precision": result.residual.precision}
 
 
 def _versions(device: str) -> dict:

@@ -53,6 +53,8 @@ def test_clean_writes_a_drop_in_onnx_model(tmp_path):
     assert set(payload["timings_s"]) == {"load", "erase", "export", "residual_scan", "original_scan"}
     assert payload["residual"]["suspected"] in (True, False) and len(payload["residual"]["per_class"]) == 4
     assert len(payload["original_scan"]["per_class"]) == 4
+    assert payload["residual"]["precision"] == payload["original_scan"]["precision"] in \
+        ("float32", "bfloat16")
     assert (payload["shortcut"] is None) == (not payload["original_scan"]["suspected"])
     assert payload["evidence_left"] == bool(payload["residual"]["suspected"] or
                                             (payload["shortcut"] or {}).get("kept"))

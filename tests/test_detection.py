@@ -243,6 +243,24 @@ def test_the_bundled_backdoor_target_stands_out():
     assert 0 <= result.inversion.images.min() and result.inversion.images.max() <= 1
 
 
+def test_a_bfloat16_scan_names_the_bundled_target_says_so_and_leaves_the_model_as_it_was():
+    example = bundled()
+    loaded = load_model(example.model, mean=example.mean, std=example.std)
+    model = Classifier(loaded.net, loaded.spec, loaded.output_index)
+    settings = ScanSettings(images_per_class=16, precision="float32")
+    single = scan_classifier(model, loaded.spec, settings)
+    half = scan_classifier(model, loaded.spec, dataclasses.replace(settings, precision="bfloat16"))
+    assert (single.precision, half.precision) == ("float32", "bfloat16")
+    assert half.as_dict()["precision"] == "bfloat16"
+    assert half.verdict.suspected and half.verdict.suspect == example.target
+    target = example.target      # the same margins, to bfloat16's rounding over 20 steps
+    assert abs(half.verdict.statistics[target] - single.verdict.statistics[target]) < \
+        0.1 * abs(single.verdict.statistics[target])
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+    again = scan_classifier(model, loaded.spec, settings)
+    assert again.verdict.statistics == single.verdict.statistics     # float32 as before
+
+
 def _validate(log):
     jsonschema.Draft4Validator(SCHEMA).validate(log)
 

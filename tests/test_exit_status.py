@@ -83,6 +83,8 @@ def test_scan_errors_have_their_own_statuses(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "--scan-from" in result.output
     result = run("scan", model, "--scan-search", "dense,greedy")
     assert result.exit_code == 2 and "--scan-search" in result.output
+    result = run("scan", model, "--scan-precision", "float16")
+    assert result.exit_code == 2 and "--scan-precision" in result.output
     one_line_error(run("scan", tmp_path / "absent.onnx"), 3, "no such file")
     one_line_error(run("scan", _text_model(tmp_path)), 4, "--input-shape")
     one_line_error(run("scan", _custom_op_model(tmp_path)), 5, "Frobnicate-1")

@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 
+import pytest
 import torch
 
 from auditor.detection import ScanSettings, scan_classifier
@@ -25,9 +26,12 @@ def _brightness_shortcut(size=12, classes=6, target=2):
     return torch.nn.Sequential(torch.nn.Flatten(), linear), InputSpec(1, size, size, classes)
 
 
-def test_a_clean_model_that_still_follows_the_shortcut_keeps_it_and_one_that_does_not_is_clear():
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])   # the check runs in the scan's
+def test_a_clean_model_that_still_follows_the_shortcut_keeps_it_and_one_that_does_not_is_clear(
+        precision):
     original, spec = _brightness_shortcut()
-    scan = scan_classifier(original, spec, SETTINGS)
+    scan = scan_classifier(original, spec, dataclasses.replace(SETTINGS, precision=precision))
+    assert scan.precision == precision
     assert scan.verdict.suspected and scan.verdict.suspect == 2
     kept = check_shortcut(scan, original, copy.deepcopy(original), spec)
     assert kept.target == 2 and kept.share >= KEPT_SHARE and kept.kept
