@@ -271,7 +271,7 @@ def _convert(path, model):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            net = convert(model)
+            net = convert(model, attach_onnx_mapping=True)   # weights.py reads each node's inputs
     except Exception as err:
         raise UnsupportedOperatorError(f"{path}: conversion failed: {_first_line(err)}") from None
     make_reshapes_static(net)

@@ -6,6 +6,13 @@ tensor from one initializer (as is, or transposed for Gemm without transB), so b
 training we find, for every parameter, the initializer it equals; after training we write the
 parameter back there. If some parameter has no source, the caller falls back to re-exporting
 with torch.onnx; either way the result is checked against the student in onnxruntime.
+
+Values alone are ambiguous where tensors are equal: an untrained BatchNorm net's folded biases
+are all zero, and a bias matched to another node's zeros is written back there once training
+has made them differ (onnxruntime then disagrees with the student, and the clean fails at its
+last step). So a parameter is matched among its own node's inputs first: onnx2torch records
+the values each module it builds writes (`onnx_mapping`, asked for at conversion), and the
+node that writes them is the module's.
 """
 
 from __future__ import annotations
@@ -39,10 +46,17 @@ def trace_weight_sources(net: nn.Module, model: onnx.ModelProto) -> dict[str, We
     owner: dict[str, str] = {}          # initializer → the tensor name that took it first
     sources: dict[str, WeightSource] = {}
     tensors = [*net.named_parameters(), *((n, b) for n, b in net.named_buffers() if b.is_floating_point())]
+    reads = {output: set(node.input) for node in model.graph.node for output in node.output}
     for name, tensor in tensors:
         value = tensor.detach().cpu().float().numpy()
-        matches = [(init_name, transposed) for init_name, init in initializers.items()
-                   for transposed in (False, True) if _equal(init, value, transposed)]
+        own = _node_inputs(net, name, reads)
+        matches = []
+        for candidates in ([n for n in initializers if n in own], list(initializers)):
+            matches = [(init_name, transposed) for init_name in candidates
+                       for transposed in (False, True)
+                       if _equal(initializers[init_name], value, transposed)]
+            if matches:
+                break
         fresh = [m for m in matches if m[0] not in owner]
         if fresh:
             init_name, transposed = fresh[0]
@@ -53,6 +67,15 @@ def trace_weight_sources(net: nn.Module, model: onnx.ModelProto) -> dict[str, We
             if sources[first].transposed == matches[0][1]:
                 _tie(net, name, first)
     return sources
+
+
+def _node_inputs(net: nn.Module, name: str, reads: dict[str, set[str]]) -> set[str]:
+    """The ONNX values read by the node that built this tensor's module (found by the values it
+    writes, which onnx2torch records); empty where that is not known."""
+    module_name = name.rpartition(".")[0]
+    mapping = getattr(net.get_submodule(module_name), "onnx_mapping", None) if module_name else None
+    outputs = mapping.outputs if mapping is not None else ()
+    return set().union(*(reads.get(output, set()) for output in outputs))
 
 
 def _equal(init: np.ndarray, value: np.ndarray, transposed: bool) -> bool:

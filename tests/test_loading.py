@@ -196,3 +196,32 @@ def test_an_untrained_batchnorm_net_from_the_torchscript_exporter_loads(tmp_path
     loaded = load_model(path)
     x = torch.randn(5, 1, 8, 8)
     torch.testing.assert_close(loaded.net(x), net(x), atol=1e-5, rtol=1e-5)
+
+
+def test_equal_weights_are_written_back_where_each_came_from(tmp_path):
+    """The untrained BatchNorm net's folded biases are equal (all zero), so their values alone
+    cannot say which initializer each came from; once training makes them differ, each must go
+    back to its own node's (weights.py reads the node from onnx2torch's mapping)."""
+    import onnxruntime as ort
+
+    from auditor.weights import write_weights
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4),
+                              torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 3, padding=1, bias=False),
+                              torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                              torch.nn.Conv2d(4, 4, 3, stride=2, padding=1, bias=False),
+                              torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(64, 3)).eval()
+    path = export(net, torch.zeros(1, 1, 8, 8), tmp_path / "bn.onnx")
+    loaded = load_model(path)
+    with torch.no_grad():                 # training, as far as the graph can tell
+        for parameter in loaded.net.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    model = write_weights(loaded.onnx_model, loaded.net, loaded.weight_sources)
+    assert model is not None
+    x = torch.randn(5, 1, 8, 8)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {loaded.spec.input_name: x.numpy()})
+    with torch.no_grad():
+        want = loaded.net(x)
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-4, rtol=1e-4)
