@@ -50,12 +50,18 @@ class CleanResult:
 
     @property
     def warnings(self) -> list[str]:
+        found = []
+        if self.export.fallback is not None:
+            found.append(f"the original graph could not carry the new weights "
+                         f"({self.export.fallback}); the clean model was written by torch.onnx's "
+                         f"{self.export.exporter} exporter instead, and matches the student")
         agreement = self.erasure.final["agreement"]
-        if agreement >= WARN_BELOW:
-            return []
-        return [f"the clean model agrees with the original on only {100 * agreement:.1f} % of "
-                "synthetic images and may have lost accuracy: check it on labelled images before "
-                "shipping it (auditor evaluate --baseline MODEL --max-acc-drop POINTS)"]
+        if agreement < WARN_BELOW:
+            found.append(f"the clean model agrees with the original on only {100 * agreement:.1f} % "
+                         "of synthetic images and may have lost accuracy: check it on labelled "
+                         "images before shipping it (auditor evaluate --baseline MODEL "
+                         "--max-acc-drop POINTS)")
+        return found
 
     def report(self, recipe: Recipe, model_path: Path) -> dict:
         """Everything a pipeline needs to audit the run, as plain JSON values."""
@@ -69,7 +75,8 @@ class CleanResult:
             "output": {"path": str(self.export.path), "sha256": _sha256(self.export.path),
                        "bytes": self.export.bytes, "exporter": self.export.exporter,
                        "opset": self.export.opset,
-                       "max_abs_diff_onnxruntime": self.export.max_abs_diff},
+                       "max_abs_diff_onnxruntime": self.export.max_abs_diff,
+                       "fallback": self.export.fallback},
             "recipe": recipe.for_input(self.loaded.spec).as_dict(),   # as it ran
             "device": self.device,
             "trigger_families": self.erasure.trigger_families,

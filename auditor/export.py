@@ -36,6 +36,7 @@ class ExportResult:
     opset: int
     max_abs_diff: float       # onnxruntime vs PyTorch on the check inputs
     bytes: int
+    fallback: str | None = None   # why the original graph could not carry the weights, if so
 
 
 class _OriginalInterface(nn.Module):
@@ -70,15 +71,22 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
     except OSError as err:
         raise OutputPathError(f"could not write {out_path}: {err.strerror or err}") from None
     tmp = workdir / "model.onnx"
+    check_inputs = check_inputs.to(module.input_dtype)
+    fallback = None
     try:
         exporter = _export(module, example, tmp, loaded)
-        model = onnx.load(str(tmp))
-        _restore_interface(model, loaded)
-        onnx.checker.check_model(model)
-        _check_interface(model, loaded)
-        _add_metadata(model, loaded, metadata, exporter)
-        onnx.save(model, str(tmp))
-        diff = _parity(tmp, module, check_inputs.to(module.input_dtype), loaded)
+        try:
+            model, diff = _checked(module, check_inputs, tmp, loaded, metadata, exporter)
+        except OSError:
+            raise
+        except Exception as err:
+            if exporter != "weights":
+                raise
+            # The original graph with the new weights is not the student (a weight went back to
+            # the wrong tensor: weights.py). Re-exported, it is, and the run's work is kept.
+            fallback = first_line(err)
+            exporter = _export(module, example, tmp, loaded, weights=False)
+            model, diff = _checked(module, check_inputs, tmp, loaded, metadata, exporter)
         os.replace(tmp, out_path)
     except ExportError:
         raise
@@ -89,17 +97,29 @@ def export_clean_model(loaded: LoadedModel, student_net: nn.Module, out_path: st
         raise ExportError(f"could not write {out_path}: {first_line(err)}") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return ExportResult(out_path, exporter, _opset(model), diff, out_path.stat().st_size)
+    return ExportResult(out_path, exporter, _opset(model), diff, out_path.stat().st_size, fallback)
 
 
-def _export(module, example, path, loaded) -> str:
+def _checked(module, check_inputs, path, loaded, metadata, exporter):
+    """The exported model at `path` given the original's interface and metadata, checked, saved
+    back: (model, onnxruntime's largest difference from the student)."""
+    model = onnx.load(str(path))
+    _restore_interface(model, loaded)
+    onnx.checker.check_model(model)
+    _check_interface(model, loaded)
+    _add_metadata(model, loaded, metadata, exporter)
+    onnx.save(model, str(path))
+    return model, _parity(path, module, check_inputs, loaded)
+
+
+def _export(module, example, path, loaded, *, weights: bool = True) -> str:
     """The original graph with the new weights where every parameter has a source (see
     weights.py), else the dynamo exporter where it works (torch's future), else the TorchScript
     one.
 
     Both get placeholder names (exporters reject some valid ONNX names, such as '208'); the
     original's are put back afterwards by `_restore_interface`."""
-    if loaded.onnx_model is not None and loaded.weight_sources:
+    if weights and loaded.onnx_model is not None and loaded.weight_sources:
         model = write_weights(loaded.onnx_model, module.net, loaded.weight_sources)
         if model is not None:
             onnx.save(model, str(path))

@@ -61,6 +61,30 @@ def test_clean_writes_a_drop_in_onnx_model(tmp_path):
     assert 0 <= payload["figures"]["final"]["agreement"] <= 1
 
 
+def test_a_graph_that_cannot_carry_the_new_weights_is_re_exported_not_lost(tmp_path, monkeypatch):
+    """A weight written back to the wrong tensor makes onnxruntime disagree with the student at
+    the very end of a clean: the run's work is kept by torch.onnx's exporters, and said so."""
+    model = tiny_onnx(tmp_path)
+
+    def crossed(original, net, sources):      # every weight written back doubled: not the student
+        written = onnx.load(str(model))
+        for tensor in written.graph.initializer:
+            tensor.CopyFrom(onnx.numpy_helper.from_array(2 * onnx.numpy_helper.to_array(tensor),
+                                                         tensor.name))
+        return written
+
+    monkeypatch.setattr(export_module, "write_weights", crossed)
+    out, report = tmp_path / "clean.onnx", tmp_path / "report.json"
+    result = run("clean", model, "-o", out, "--report", report, "--no-residual-scan",
+                 "--reset-deviations", "0", *QUICK)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(report.read_text())
+    assert payload["output"]["exporter"] in ("dynamo", "torchscript")
+    assert "differ" in payload["output"]["fallback"]
+    assert "could not carry the new weights" in result.stderr
+    assert payload["output"]["max_abs_diff_onnxruntime"] <= 1e-4
+
+
 @pytest.mark.parametrize("rise", ["1e-9", "0"])
 def test_clean_names_the_suspect_class_when_one_stands_out(tmp_path, rise):
     model, report = tiny_onnx(tmp_path), tmp_path / "report.json"
