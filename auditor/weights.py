@@ -11,8 +11,9 @@ Values alone are ambiguous where tensors are equal: an untrained BatchNorm net's
 are all zero, and a bias matched to another node's zeros is written back there once training
 has made them differ (onnxruntime then disagrees with the student, and the clean fails at its
 last step). So a parameter is matched among its own node's inputs first: onnx2torch records
-the values each module it builds writes (`onnx_mapping`, asked for at conversion), and the
-node that writes them is the module's.
+the values each module it builds reads and writes (`onnx_mapping`, asked for at conversion);
+the node that writes them is the module's, and the initializers the modules read as inputs are
+numbered, in its holder, in the order they read them.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ def trace_weight_sources(net: nn.Module, model: onnx.ModelProto) -> dict[str, We
     sources: dict[str, WeightSource] = {}
     tensors = [*net.named_parameters(), *((n, b) for n, b in net.named_buffers() if b.is_floating_point())]
     reads = {output: set(node.input) for node in model.graph.node for output in node.output}
+    held = _held_initializers(net, set(initializers) | {i.name for i in model.graph.initializer})
     for name, tensor in tensors:
         value = tensor.detach().cpu().float().numpy()
-        own = _node_inputs(net, name, reads)
+        own = {held[name]} if name in held else _node_inputs(net, name, reads)
         matches = []
         for candidates in ([n for n in initializers if n in own], list(initializers)):
             matches = [(init_name, transposed) for init_name in candidates
@@ -76,6 +78,18 @@ def _node_inputs(net: nn.Module, name: str, reads: dict[str, set[str]]) -> set[s
     mapping = getattr(net.get_submodule(module_name), "onnx_mapping", None) if module_name else None
     outputs = mapping.outputs if mapping is not None else ()
     return set().union(*(reads.get(output, set()) for output in outputs))
+
+
+def _held_initializers(net: nn.Module, names: set[str]) -> dict[str, str]:
+    """`initializers.onnx_initializer_K` → the ONNX initializer it holds. onnx2torch keeps the
+    initializers a node reads as inputs (MatMul's, Add's) in one holder, numbered in the order
+    the nodes read them, one copy per read; its modules are added in node order."""
+    if getattr(net, "initializers", None) is None:
+        return {}
+    reads = [value for _, module in net.named_children()
+             for value in getattr(getattr(module, "onnx_mapping", None), "inputs", ())
+             if value in names]
+    return {f"initializers.onnx_initializer_{k}": value for k, value in enumerate(reads)}
 
 
 def _equal(init: np.ndarray, value: np.ndarray, transposed: bool) -> bool:

@@ -86,8 +86,9 @@ def test_converts_matches_trains_and_exports(name, tmp_path):
 
     # exported back: same interface, and onnxruntime agrees with the student
     out = tmp_path / "student.onnx"
-    export_clean_model(loaded, student.eval().net, out, check_inputs=random_input(loaded, 3, 1),
-                       metadata={"test": "corpus"})
+    written = export_clean_model(loaded, student.eval().net, out,
+                                 check_inputs=random_input(loaded, 3, 1), metadata={"test": "corpus"})
+    assert (written.exporter, written.fallback) == ("weights", None)   # the original graph itself
     original, exported = onnx.load(str(path)), onnx.load(str(out))
     assert _interface(exported) == _interface(original)
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])

@@ -225,3 +225,38 @@ def test_equal_weights_are_written_back_where_each_came_from(tmp_path):
     with torch.no_grad():
         want = loaded.net(x)
     np.testing.assert_allclose(got, want.numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_equal_initializers_a_node_reads_as_inputs_are_written_back_where_each_came_from(tmp_path):
+    """MatMul + Add with equal zero biases: onnx2torch holds such initializers as numbered
+    buffers (made trainable here), which name no node; the order the nodes read them does."""
+    import onnxruntime as ort
+
+    from auditor.weights import write_weights
+
+    rng = np.random.default_rng(0)
+    tensors = {"w1": rng.normal(size=(64, 8)), "b2": np.zeros(8), "w2": rng.normal(size=(8, 8)),
+               "b1": np.zeros(8), "w3": rng.normal(size=(8, 4))}     # b2 stored before b1
+    nodes = [helper.make_node("Flatten", ["input"], ["f"]),
+             helper.make_node("MatMul", ["f", "w1"], ["m1"]), helper.make_node("Add", ["m1", "b1"], ["a1"]),
+             helper.make_node("Relu", ["a1"], ["r1"]),
+             helper.make_node("MatMul", ["r1", "w2"], ["m2"]), helper.make_node("Add", ["m2", "b2"], ["a2"]),
+             helper.make_node("Relu", ["a2"], ["r2"]), helper.make_node("MatMul", ["r2", "w3"], ["logits"])]
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 4])],
+        initializer=[onnx.numpy_helper.from_array(v.astype(np.float32), k) for k, v in tensors.items()])
+    path = tmp_path / "mlp.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    loaded = load_model(path)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in loaded.net.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    model = write_weights(loaded.onnx_model, loaded.net, loaded.weight_sources)
+    x = torch.rand(3, 1, 8, 8)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        want = loaded.net(x)
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-4, rtol=1e-4)
