@@ -54,9 +54,13 @@ def test_scan_exit_0_without_evidence_and_1_with_it(tmp_path, planted):
     assert result.exit_code == 0, result.output
     assert "no backdoor evidence" in result.output and result.stderr == ""
     assert json.loads(sarif.read_text())["runs"][0]["results"] == []
+    assert json.loads(report.read_text())["precision"] in ("float32", "bfloat16")   # as auto found
     planted(True)
-    result = run("scan", model, *options, *SCAN, "--report", report, "--sarif", sarif)
+    result = run("scan", model, *options, *SCAN, "--report", report, "--sarif", sarif,
+                 "--scan-precision", "float32")
     assert result.exit_code == 1, result.output
+    assert json.loads(report.read_text())["precision"] == "float32"
+    assert "(float32 passes)" in result.output
     assert "BACKDOOR SUSPECTED, target class 6" in result.output
     assert result.stderr.strip().startswith("auditor: backdoor suspected")
     payload = json.loads(report.read_text())
