@@ -35,7 +35,9 @@ from .recipe import PRECISIONS
 def bfloat16_is_fast(device: torch.device) -> bool:
     """Whether the device computes bfloat16 natively (a CPU without it emulates, far slower)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        # by default torch also says yes where it only emulates bfloat16 (before Ampere: the T4s
+        # and V100s of many CI clouds); 'auto' means native, as on the CPU (unmeasured on a GPU)
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type != "cpu":
         return False
     asks = [getattr(torch.cpu, name, None) for name in

@@ -32,6 +32,19 @@ def test_pass_dtype_follows_the_choice_and_auto_asks_the_processor():
         pass_dtype("float16", "cpu")
 
 
+def test_auto_on_a_gpu_that_only_emulates_bfloat16_stays_float32(monkeypatch):
+    asked = []
+
+    def supported(including_emulation=True):      # a T4 or V100: emulated, not native
+        asked.append(including_emulation)
+        return including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", supported)
+    assert not bfloat16_is_fast(torch.device("cuda"))
+    assert pass_dtype("auto", "cuda") is None and pass_dtype("bfloat16", "cuda") is torch.bfloat16
+    assert asked == [False, False]
+
+
 def test_inside_the_nets_run_bfloat16_and_hand_out_float32_with_float32_gradients():
     torch.manual_seed(0)
     net, other = _net(), _net()
