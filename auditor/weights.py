@@ -48,7 +48,7 @@ def trace_weight_sources(net: nn.Module, model: onnx.ModelProto) -> dict[str, We
     sources: dict[str, WeightSource] = {}
     tensors = [*net.named_parameters(), *((n, b) for n, b in net.named_buffers() if b.is_floating_point())]
     reads = {output: set(node.input) for node in model.graph.node for output in node.output}
-    held = _held_initializers(net, set(initializers) | {i.name for i in model.graph.initializer})
+    held = _held_initializers(net, {i.name for i in model.graph.initializer})
     for name, tensor in tensors:
         value = tensor.detach().cpu().float().numpy()
         own = {held[name]} if name in held else _node_inputs(net, name, reads)
