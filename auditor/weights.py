@@ -52,13 +52,8 @@ def trace_weight_sources(net: nn.Module, model: onnx.ModelProto) -> dict[str, We
     for name, tensor in tensors:
         value = tensor.detach().cpu().float().numpy()
         own = {held[name]} if name in held else _node_inputs(net, name, reads)
-        matches = []
-        for candidates in ([n for n in initializers if n in own], list(initializers)):
-            matches = [(init_name, transposed) for init_name in candidates
-                       for transposed in (False, True)
-                       if _equal(initializers[init_name], value, transposed)]
-            if matches:
-                break
+        matches = (_matching(initializers, [n for n in initializers if n in own], value)
+                   or _matching(initializers, initializers, value))
         fresh = [m for m in matches if m[0] not in owner]
         if fresh:
             init_name, transposed = fresh[0]
@@ -90,6 +85,12 @@ def _held_initializers(net: nn.Module, names: set[str]) -> dict[str, str]:
              for value in getattr(getattr(module, "onnx_mapping", None), "inputs", ())
              if value in names]
     return {f"initializers.onnx_initializer_{k}": value for k, value in enumerate(reads)}
+
+
+def _matching(initializers: dict[str, np.ndarray], names, value: np.ndarray) -> list[tuple[str, bool]]:
+    """(name, transposed) of each of `names` whose initializer equals `value`, or its transpose."""
+    return [(name, transposed) for name in names for transposed in (False, True)
+            if _equal(initializers[name], value, transposed)]
 
 
 def _equal(init: np.ndarray, value: np.ndarray, transposed: bool) -> bool:
