@@ -1,0 +1,55 @@
+"""Steps 2 and 3 of chosen-2026-12-07.txt: zoo rows at the defaults against the same model files
+cleaned with --spare-runners-up 2, both run this session.
+
+    python compare_zoo.py STEP BASE.json [...] -- LEVER.json [...]
+
+STEP 2 (tuning rows): (e) backdoored rows meeting the bar not fewer; (f) mean ASR over the
+backdoored rows at most 5 points higher; (h) mean ACC drop over all rows at most 0.5 more.
+STEP 3 (held-out rows): (g) mean ASR over the backdoored rows at most 5 points higher; (i) mean
+ACC drop over all rows not higher. A row on one side only is listed and left out."""
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gratings"))
+from tenth_look import clause  # noqa: E402
+
+
+def rows(paths):
+    return {row["name"]: row for path in paths for row in json.loads(Path(path).read_text())["rows"]
+            if row.get("after") and not row["after"].get("exit")}
+
+
+def main():
+    step, paths = sys.argv[1], sys.argv[2:]
+    cut = paths.index("--")
+    base, lever = rows(paths[:cut]), rows(paths[cut + 1:])
+    names = sorted(set(base) & set(lever))
+    for name in sorted(set(base) ^ set(lever)):
+        print(f"only on one side, left out: {name}")
+    print(f"{'row':36} {'split':9} {'ACC before':>10} {'defaults ACC/ASR':>17} {'k = 2 ACC/ASR':>15}")
+    for name in names:
+        b, l = base[name], lever[name]
+        print(f"{name:36} {b['split']:9} {100 * b['before']['acc']:10.1f} "
+              f"{100 * b['after']['acc']:8.1f}/{b['asr_after'] or 0:6.1f}{'*' if b['meets_bar'] else ' '} "
+              f"{100 * l['after']['acc']:7.1f}/{l['asr_after'] or 0:6.1f}{'*' if l['meets_bar'] else ' '}")
+    print("* meets the bar")
+    backdoored = [n for n in names if base[n]["attack"] not in (None, "none")]
+    asr = [statistics.mean(side[n]["asr_after"] for n in backdoored) for side in (base, lever)]
+    drop = [statistics.mean(side[n]["acc_drop"] for n in names) for side in (base, lever)]
+    print(f"{len(backdoored)} backdoored rows: mean ASR {asr[0]:.2f} -> {asr[1]:.2f}; "
+          f"{len(names)} rows: mean ACC drop {drop[0]:.2f} -> {drop[1]:.2f}")
+    if step == "2":
+        meets = [sum(side[n]["meets_bar"] for n in backdoored) for side in (base, lever)]
+        print(f"backdoored rows meeting the bar: {meets[0]} -> {meets[1]} of {len(backdoored)}")
+        clause("(e) fewer rows meeting the bar", meets[0] - meets[1], 0)
+        clause("(f) mean ASR higher", asr[1] - asr[0], 5)
+        clause("(h) mean ACC drop more", drop[1] - drop[0], 0.5)
+    else:
+        clause("(g) mean ASR higher", asr[1] - asr[0], 5)
+        clause("(i) mean ACC drop higher", drop[1] - drop[0], 0)
+
+
+if __name__ == "__main__":
+    main()
