@@ -5,6 +5,8 @@ cleaned with --spare-runners-up 2, both run this session.
 
 STEP 2 (tuning rows): (e) backdoored rows meeting the bar not fewer; (f) mean ASR over the
 backdoored rows at most 5 points higher; (h) mean ACC drop over all rows at most 0.5 more.
+STEP 2b (the second look, backdoored rows of seeds 0-2 only): (e2) rows meeting the bar not
+fewer; (f2) mean ASR at most 2 points higher; (h2) mean ACC drop at most 0.3 more.
 STEP 3 (held-out rows): (g) mean ASR over the backdoored rows at most 5 points higher; (i) mean
 ACC drop over all rows not higher. A row on one side only is listed and left out."""
 import json
@@ -26,6 +28,8 @@ def main():
     cut = paths.index("--")
     base, lever = rows(paths[:cut]), rows(paths[cut + 1:])
     names = sorted(set(base) & set(lever))
+    if step == "2b":
+        names = [n for n in names if base[n]["attack"] not in (None, "none")]
     for name in sorted(set(base) ^ set(lever)):
         print(f"only on one side, left out: {name}")
     print(f"{'row':36} {'split':9} {'ACC before':>10} {'defaults ACC/ASR':>17} {'k = 2 ACC/ASR':>15}")
@@ -40,12 +44,16 @@ def main():
     drop = [statistics.mean(side[n]["acc_drop"] for n in names) for side in (base, lever)]
     print(f"{len(backdoored)} backdoored rows: mean ASR {asr[0]:.2f} -> {asr[1]:.2f}; "
           f"{len(names)} rows: mean ACC drop {drop[0]:.2f} -> {drop[1]:.2f}")
-    if step == "2":
+    if step in ("2", "2b"):
         meets = [sum(side[n]["meets_bar"] for n in backdoored) for side in (base, lever)]
         print(f"backdoored rows meeting the bar: {meets[0]} -> {meets[1]} of {len(backdoored)}")
-        clause("(e) fewer rows meeting the bar", meets[0] - meets[1], 0)
-        clause("(f) mean ASR higher", asr[1] - asr[0], 5)
-        clause("(h) mean ACC drop more", drop[1] - drop[0], 0.5)
+        second = step == "2b"
+        clause("(e2) fewer rows meeting the bar" if second else "(e) fewer rows meeting the bar",
+               meets[0] - meets[1], 0)
+        clause("(f2) mean ASR higher" if second else "(f) mean ASR higher", asr[1] - asr[0],
+               2 if second else 5)
+        clause("(h2) mean ACC drop more" if second else "(h) mean ACC drop more",
+               drop[1] - drop[0], 0.3 if second else 0.5)
     else:
         clause("(g) mean ASR higher", asr[1] - asr[0], 5)
         clause("(i) mean ACC drop higher", drop[1] - drop[0], 0)
