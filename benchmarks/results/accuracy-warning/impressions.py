@@ -54,12 +54,14 @@ def per_class(hits: torch.Tensor, groups: torch.Tensor, k: int) -> list[float]:
             for c in range(k)]
 
 
+def pairs(path: str):
+    """The pairs file's lines as (name, original, cleaned, preset, kind)."""
+    return [tuple(line.split()) for line in open(path) if line.strip()]
+
+
 def main() -> None:
     torch.set_num_threads(1)
-    for line in open(sys.argv[1]):
-        if not line.strip():
-            continue
-        name, original_path, cleaned_path, preset, kind = line.split()
+    for name, original_path, cleaned_path, preset, kind in pairs(sys.argv[1]):
         original, spec, impressions, told, n = original_side(original_path, preset)
         cleaned, _ = model(cleaned_path, preset)
         k = spec.num_classes

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from sklearn.datasets import load_sample_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # accuracy-warning/, for impressions
-from impressions import answers, test_images  # noqa: E402
+from impressions import answers, pairs, test_images  # noqa: E402
 from transplant import model  # noqa: E402
 
 COUNT = 1024
@@ -53,10 +53,7 @@ PROBES = {"smooth": smooth, "flower": flower}
 
 def main() -> None:
     torch.set_num_threads(1)
-    for line in open(sys.argv[1]):
-        if not line.strip():
-            continue
-        name, original_path, cleaned_path, preset, kind = line.split()
+    for name, original_path, cleaned_path, preset, kind in pairs(sys.argv[1]):
         original, spec = model(original_path, preset)
         cleaned, _ = model(cleaned_path, preset)
         x, y = test_images(name.split("/")[-1], original_path, sys.argv[2], spec)
