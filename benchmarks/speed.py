@@ -148,7 +148,7 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
     from auditor.cleaning import clean_model
     from auditor.loading import load_model
     from auditor.presets import PRESETS
-    from auditor.recipe import Recipe, ScanSettings
+    from auditor.recipe import Recipe
     from auditor.synthesis import ImageGenerator
 
     if mode == "plain":
@@ -209,7 +209,7 @@ def measure_one(name: str, mode: str, device: str, warmup: int, full: int, profi
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        scans = ScanSettings(precision="float32") if mode == "plain" else _scans(precision)
+        scans = _scans("float32" if mode == "plain" else precision)
         result = clean_model(path, Path(folder) / "clean.onnx", recipe=recipe, device=device,
                              mean=mean, std=std, on_iteration=step, residual_scan=scans)
         wall = time.perf_counter() - start

@@ -24,18 +24,23 @@ def rows(paths):
     return {row["name"]: row for path in paths for row in json.loads(Path(path).read_text())["rows"]}
 
 
-def main():
-    base, lever = rows(FLOAT32), rows(sys.argv[1:])
-    names = sorted(set(base) & set(lever))
-    for name in sorted(set(base) ^ set(lever)):
-        print(f"only on one side, left out: {name}")
-    print(f"{'row':36} {'split':9} {'ACC before':>10} {'float32 ACC/ASR':>16} {'bfloat16 ACC/ASR':>17}")
+def print_pairs(base, lever, names, labels):
+    """Each row's ACC / ASR after, one side against the other; * where a row meets the bar."""
+    print(f"{'row':36} {'split':9} {'ACC before':>10} {labels[0]:>16} {labels[1]:>17}")
     for name in names:
         b, l = base[name], lever[name]
         print(f"{name:36} {b['split']:9} {100 * b['before']['acc']:10.1f} "
               f"{100 * b['after']['acc']:7.1f}/{b['asr_after'] or 0:6.1f}{'*' if b['meets_bar'] else ' '} "
               f"{100 * l['after']['acc']:8.1f}/{l['asr_after'] or 0:6.1f}{'*' if l['meets_bar'] else ' '}")
     print("* meets the bar")
+
+
+def main():
+    base, lever = rows(FLOAT32), rows(sys.argv[1:])
+    names = sorted(set(base) & set(lever))
+    for name in sorted(set(base) ^ set(lever)):
+        print(f"only on one side, left out: {name}")
+    print_pairs(base, lever, names, ("float32 ACC/ASR", "bfloat16 ACC/ASR"))
     backdoored = [n for n in names if base[n]["attack"] not in (None, "none")]
     meets = [sum(side[n]["meets_bar"] for n in backdoored) for side in (base, lever)]
     print(f"backdoored rows meeting the bar: float32 {meets[0]}, bfloat16 {meets[1]} of {len(backdoored)}")

@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gratings"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bfloat16"))
 from tenth_look import clause  # noqa: E402
+from zoo_step2 import print_pairs  # noqa: E402
 
 
 def rows(paths):
@@ -32,13 +34,7 @@ def main():
         names = [n for n in names if base[n]["attack"] not in (None, "none")]
     for name in sorted(set(base) ^ set(lever)):
         print(f"only on one side, left out: {name}")
-    print(f"{'row':36} {'split':9} {'ACC before':>10} {'defaults ACC/ASR':>17} {'k = 2 ACC/ASR':>15}")
-    for name in names:
-        b, l = base[name], lever[name]
-        print(f"{name:36} {b['split']:9} {100 * b['before']['acc']:10.1f} "
-              f"{100 * b['after']['acc']:8.1f}/{b['asr_after'] or 0:6.1f}{'*' if b['meets_bar'] else ' '} "
-              f"{100 * l['after']['acc']:7.1f}/{l['asr_after'] or 0:6.1f}{'*' if l['meets_bar'] else ' '}")
-    print("* meets the bar")
+    print_pairs(base, lever, names, ("defaults ACC/ASR", "k = 2 ACC/ASR"))
     backdoored = [n for n in names if base[n]["attack"] not in (None, "none")]
     asr = [statistics.mean(side[n]["asr_after"] for n in backdoored) for side in (base, lever)]
     drop = [statistics.mean(side[n]["acc_drop"] for n in names) for side in (base, lever)]
