@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import auditor.erasing as erasing  # noqa: E402
 import sweep  # noqa: E402  (benchmarks/ is the script's folder)
 import zoo  # noqa: E402
-from auditor.recipe import START_SCALES, Recipe  # noqa: E402
+from auditor.detection import scan_classifier, search_from  # noqa: E402
+from auditor.recipe import START_SCALES, Recipe, ScanSettings  # noqa: E402
 from auditor.triggers import NoiseBlendTrigger  # noqa: E402
 
 
@@ -57,6 +58,78 @@ class PlantedTrigger(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.spec.normalise(self.spec.denormalise(x) * self.keep + self.added)
+
+
+class ShortcutAnchor:
+    """The scan's shortcut as an anchor, no oracle: the original (the teacher) is scanned, and
+    pushed to the class it ranks first from `starts` dark starts, shared among `searches` (the
+    scan's dense and sparse searches). Each change reached - start is a trigger: the first `share` of
+    the anchored images carry one of them (added in pixels, kept in [0, 1]), the rest the
+    warm-up search's own anchor."""
+
+    def __init__(self, players, search_anchor, starts: int = 128, share: float = 0.5,
+                 searches: tuple[str, ...] = ("dense", "sparse")):
+        settings, spec = ScanSettings(), players.spec
+        scan = scan_classifier(players.teacher, spec, settings)
+        self.target, self.p_value = scan.verdict.suspect, scan.verdict.p_value
+        first = START_SCALES["dark"] * torch.rand(
+            starts, *spec.shape, generator=torch.Generator().manual_seed(settings.seed))
+        labels = torch.full((starts,), self.target)
+        reached = torch.cat([search_from(players.teacher, spec, f, y, settings, search) for search, f, y
+                             in zip(searches, first.chunk(len(searches)), labels.chunk(len(searches)))])
+        self.change, self.spec = reached - first, spec
+        self.search_anchor, self.share = search_anchor, share
+        with torch.no_grad():
+            self.reach = float((players.teacher(spec.normalise(reached)).argmax(1) == self.target).float().mean())
+
+    def paste(self, x: torch.Tensor) -> torch.Tensor:
+        pick = torch.randint(len(self.change), (len(x),))
+        return self.spec.normalise((self.spec.denormalise(x) + self.change[pick]).clamp(0, 1))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        n = int(self.share * len(x))
+        return torch.cat([self.paste(x[:n]), self.search_anchor(x[n:])])
+
+
+def add_shortcut_rows(players, shortcut: ShortcutAnchor, gratings: int) -> None:
+    """The student step's added rows (recipe.grating_rows of them, the first `gratings` for the
+    grating family) become the gratings' rows followed by the shortcut's pastes."""
+    blend_gratings = players.triggers.extra_rows
+
+    def extra_rows(x):
+        with_gratings = blend_gratings(x[:gratings])
+        return torch.cat([x[:gratings] if with_gratings is None else with_gratings,
+                          shortcut.paste(x[gratings:])])
+    players.triggers.extra_rows = extra_rows
+
+
+def players_shape(job) -> tuple[int, int, int]:
+    n, h, w, c = job["test"].images.shape
+    return c, h, w
+
+
+def photo_crops(shape, count: int) -> torch.Tensor:
+    """`count` random square crops (side 25-100 % of the shorter side, random place, flipped half
+    the time) of scikit-learn's flower photograph at the model's C × H × W, grey where C = 1:
+    pictures of the world, not of the model's data. (Not china.jpg: the zoo's natural-image blend
+    backdoor is a blend of that one.)"""
+    from sklearn.datasets import load_sample_image
+    import torch.nn.functional as F
+    generator = torch.Generator().manual_seed(0)
+    c, h, w = shape
+    photo = torch.as_tensor(np.array(load_sample_image("flower.jpg"))).permute(2, 0, 1).float() / 255
+    if c == 1:
+        photo = photo.mean(0, keepdim=True)
+    short, crops = min(photo.shape[1:]), []
+    for _ in range(count):
+        side = int(short * (0.25 + 0.75 * torch.rand(1, generator=generator)))
+        top = int(torch.randint(0, photo.shape[1] - side + 1, (1,), generator=generator))
+        left = int(torch.randint(0, photo.shape[2] - side + 1, (1,), generator=generator))
+        crop = photo[:, top:top + side, left:left + side]
+        if torch.rand(1, generator=generator) < 0.5:
+            crop = crop.flip(-1)
+        crops.append(F.interpolate(crop[None], size=(h, w), mode="bilinear", align_corners=False)[0])
+    return torch.stack(crops).clamp(0, 1)
 
 
 def synthetic_flips(players, attack: str) -> dict:
@@ -84,7 +157,15 @@ def main() -> None:
     parser.add_argument("--search-anchor", action="store_true",
                         help="keep the warm-up search's own anchor (no oracle): with "
                              "--anchored-images, only the images change")
-    parser.add_argument("--anchored-images", choices=["synthetic", "dark", "real"],
+    parser.add_argument("--shortcut-anchor", action="store_true",
+                        help="half the anchor from the scan's shortcut (ShortcutAnchor), half "
+                             "the search's own: no oracle")
+    parser.add_argument("--shortcut-rows", type=int, default=0,
+                        help="instead, this many rows of the shortcut's pastes added to each "
+                             "student step, after the gratings' (the anchor stays the search's)")
+    parser.add_argument("--shortcut-searches", nargs="+", choices=["dense", "sparse"],
+                        default=["dense", "sparse"])
+    parser.add_argument("--anchored-images", choices=["synthetic", "dark", "real", "photo"],
                         default="synthetic", help="what the anchored images are (see above)")
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
@@ -95,16 +176,27 @@ def main() -> None:
     # the warp and all-to-all attacks add no pattern, and a control has none: only the search's
     # own anchor can run there, and the planted trigger's flips on synthetic images are not measured
     stamped = job["attack"] not in (None, "warp", zoo.ALL_TO_ALL)
-    if not (stamped or args.search_anchor):
+    if not (stamped or args.search_anchor or args.shortcut_anchor or args.shortcut_rows):
         raise SystemExit(f"{args.model}: no planted trigger of the form image · (1 − m) + p · m "
                          "(a warp, all-to-all or control model runs with --search-anchor only)")
     overrides = sweep.parse_overrides(args.overrides)
+    if args.shortcut_rows:
+        overrides["grating_rows"] = Recipe().grating_rows + args.shortcut_rows
     job.update(overrides=overrides, seed=0, threads=args.threads, every=args.every)
     held = {}
 
     def end_warmup(players, recipe):
         figures = original_end_warmup(players, recipe)
-        if args.noise and not args.search_anchor:
+        if args.shortcut_anchor or args.shortcut_rows:
+            shortcut = ShortcutAnchor(players, players.anchor, searches=tuple(args.shortcut_searches))
+            if args.shortcut_rows:
+                add_shortcut_rows(players, shortcut, Recipe().grating_rows)
+            else:
+                players.anchor = shortcut
+            held["shortcut"] = {"target": shortcut.target, "p_value": shortcut.p_value,
+                                "teacher_reach": shortcut.reach, "rows": args.shortcut_rows}
+            print(f"shortcut anchor: {held['shortcut']}", flush=True)
+        elif args.noise and not args.search_anchor:
             family = NoiseBlendTrigger(recipe.noise_alpha)
             players.anchor = lambda x: family(x, players.spec)
         elif not args.search_anchor:
@@ -120,9 +212,14 @@ def main() -> None:
             real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))
                         [:args.real_count]]
 
+    if args.anchored_images == "photo":
+        photos = photo_crops(players_shape(job), 4096)
+
     def anchored_pixels(n, shape):
         if args.anchored_images == "dark":
             return START_SCALES["dark"] * torch.rand(n, *shape)
+        if args.anchored_images == "photo":
+            return photos[torch.randint(len(photos), (n,))]
         return real[torch.randint(len(real), (n,))]
 
     def synthetic_batch(players, batch):
@@ -138,7 +235,9 @@ def main() -> None:
     run = sweep.run_one(job)
     players = held["players"]
     flips = synthetic_flips(players, job["attack"]) if stamped else None
-    anchor_name = "search" if args.search_anchor else "noise" if args.noise else "planted"
+    anchor_name = ("search, shortcut rows" if args.shortcut_rows else
+                   "shortcut+search" if args.shortcut_anchor else "search" if args.search_anchor
+                   else "noise" if args.noise else "planted")
     curve = "  ".join(f"{c['iteration']}: {100 * c['acc']:.1f}/{100 * c['asr']:.1f}" for c in run["curve"])
     on = "" if args.anchored_images == "synthetic" else f" on {args.anchored_images}"
     print(f"{args.model} anchor={anchor_name}{on} {overrides}: "
@@ -150,7 +249,8 @@ def main() -> None:
         args.out.write_text(json.dumps({**run, "anchor": anchor_name,
                                         "anchored_images": args.anchored_images,
                                         "real_count": args.real_count or None,
-                                        "synthetic_flips": flips}, indent=1))
+                                        "synthetic_flips": flips,
+                                        "shortcut": held.get("shortcut")}, indent=1))
 
 
 if __name__ == "__main__":
