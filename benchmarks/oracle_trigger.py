@@ -21,6 +21,12 @@ does not have, so the bound on what better images could give. `--search-anchor` 
 warm-up search's own anchor instead of the planted trigger, so that with `real` images only the
 images are an oracle: whether the search's triggers would erase the backdoor given the data.
 
+`--anchored-images photo` puts crops of scikit-learn's flower photograph there instead: images
+of the world, not of the data. No oracle either: `--shortcut-anchor` makes half the anchor the
+original's shortcut (ShortcutAnchor: changes that push the teacher to the scan's top class from
+dark starts), and `--shortcut-rows N` adds N rows of those changes to each student step instead
+(the in-process form of `--shortcut-rows`; sweeps/shortcut-rows/).
+
 Diagnostic only: the planted trigger is never known in a real clean.
 """
 
@@ -108,30 +114,6 @@ def players_shape(job) -> tuple[int, int, int]:
     return c, h, w
 
 
-def photo_crops(shape, count: int) -> torch.Tensor:
-    """`count` random square crops (side 25-100 % of the shorter side, random place, flipped half
-    the time) of scikit-learn's flower photograph at the model's C × H × W, grey where C = 1:
-    pictures of the world, not of the model's data. (Not china.jpg: the zoo's natural-image blend
-    backdoor is a blend of that one.)"""
-    from sklearn.datasets import load_sample_image
-    import torch.nn.functional as F
-    generator = torch.Generator().manual_seed(0)
-    c, h, w = shape
-    photo = torch.as_tensor(np.array(load_sample_image("flower.jpg"))).permute(2, 0, 1).float() / 255
-    if c == 1:
-        photo = photo.mean(0, keepdim=True)
-    short, crops = min(photo.shape[1:]), []
-    for _ in range(count):
-        side = int(short * (0.25 + 0.75 * torch.rand(1, generator=generator)))
-        top = int(torch.randint(0, photo.shape[1] - side + 1, (1,), generator=generator))
-        left = int(torch.randint(0, photo.shape[2] - side + 1, (1,), generator=generator))
-        crop = photo[:, top:top + side, left:left + side]
-        if torch.rand(1, generator=generator) < 0.5:
-            crop = crop.flip(-1)
-        crops.append(F.interpolate(crop[None], size=(h, w), mode="bilinear", align_corners=False)[0])
-    return torch.stack(crops).clamp(0, 1)
-
-
 def synthetic_flips(players, attack: str) -> dict:
     """Per net, the share of 512 synthetic images it does not give the target that the planted
     trigger sends there."""
@@ -213,7 +195,7 @@ def main() -> None:
                         [:args.real_count]]
 
     if args.anchored_images == "photo":
-        photos = photo_crops(players_shape(job), 4096)
+        photos = zoo.photo_crops(players_shape(job), 4096, torch.Generator().manual_seed(0))
 
     def anchored_pixels(n, shape):
         if args.anchored_images == "dark":

@@ -152,6 +152,29 @@ def _photograph(size: int) -> np.ndarray:
     return nn.functional.interpolate(square[None, None], size=(size, size), mode="area")[0, 0].numpy()
 
 
+def photo_crops(shape: tuple[int, int, int], count: int, generator: torch.Generator) -> torch.Tensor:
+    """`count` random square crops (side 25-100 % of the shorter side, random place, flipped half
+    the time) of scikit-learn's flower.jpg at C × H × W, grey where C = 1, in [0, 1]: pictures of
+    the world, not of any model's data (not china.jpg, which the natural-image blend uses)."""
+    from sklearn.datasets import load_sample_image
+
+    c, h, w = shape
+    photo = torch.as_tensor(np.array(load_sample_image("flower.jpg"))).permute(2, 0, 1).float() / 255
+    if c == 1:
+        photo = photo.mean(0, keepdim=True)
+    short, crops = min(photo.shape[1:]), []
+    for _ in range(count):
+        side = int(short * (0.25 + 0.75 * torch.rand(1, generator=generator)))
+        top = int(torch.randint(0, photo.shape[1] - side + 1, (1,), generator=generator))
+        left = int(torch.randint(0, photo.shape[2] - side + 1, (1,), generator=generator))
+        crop = photo[:, top:top + side, left:left + side]
+        if torch.rand(1, generator=generator) < 0.5:
+            crop = crop.flip(-1)
+        crops.append(nn.functional.interpolate(crop[None], size=(h, w), mode="bilinear",
+                                               align_corners=False)[0])
+    return torch.stack(crops).clamp(0, 1)
+
+
 def poisoned_labels(attack: str, labels: np.ndarray, target: int = TARGET) -> np.ndarray:
     """The labels the attacker gives triggered images."""
     if attack == ALL_TO_ALL:

@@ -12,14 +12,14 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_sample_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # accuracy-warning/, for impressions
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))   # benchmarks/, for zoo
 from impressions import answers, pairs, test_images  # noqa: E402
 from transplant import model  # noqa: E402
+from zoo import photo_crops  # noqa: E402
 
 COUNT = 1024
 
@@ -31,21 +31,7 @@ def smooth(shape, generator) -> torch.Tensor:
 
 
 def flower(shape, generator) -> torch.Tensor:
-    c, h, w = shape
-    photo = torch.as_tensor(np.array(load_sample_image("flower.jpg"))).permute(2, 0, 1).float() / 255
-    if c == 1:
-        photo = photo.mean(0, keepdim=True)
-    short = min(photo.shape[1:])
-    crops = []
-    for _ in range(COUNT):
-        side = int(short * (0.25 + 0.75 * torch.rand(1, generator=generator)))
-        top = int(torch.randint(0, photo.shape[1] - side + 1, (1,), generator=generator))
-        left = int(torch.randint(0, photo.shape[2] - side + 1, (1,), generator=generator))
-        crop = photo[:, top:top + side, left:left + side]
-        if torch.rand(1, generator=generator) < 0.5:
-            crop = crop.flip(-1)
-        crops.append(F.interpolate(crop[None], size=(h, w), mode="bilinear", align_corners=False)[0])
-    return torch.stack(crops).clamp(0, 1)
+    return photo_crops(shape, COUNT, generator)
 
 
 PROBES = {"smooth": smooth, "flower": flower}
