@@ -25,19 +25,27 @@ def rows(paths):
             if row.get("after") and not row["after"].get("exit")}
 
 
-def main():
-    step, paths = sys.argv[1], sys.argv[2:]
+def sides(paths, lever_label, backdoored_only=False):
+    """The rows of the files before and after "--", printed side by side: (base, lever, the
+    names on both sides, those of backdoored models, their mean ASR and everyone's mean ACC
+    drop, each a (base, lever) pair)."""
     cut = paths.index("--")
     base, lever = rows(paths[:cut]), rows(paths[cut + 1:])
     names = sorted(set(base) & set(lever))
-    if step == "2b":
+    if backdoored_only:
         names = [n for n in names if base[n]["attack"] not in (None, "none")]
     for name in sorted(set(base) ^ set(lever)):
         print(f"only on one side, left out: {name}")
-    print_pairs(base, lever, names, ("defaults ACC/ASR", "k = 2 ACC/ASR"))
+    print_pairs(base, lever, names, ("defaults ACC/ASR", lever_label))
     backdoored = [n for n in names if base[n]["attack"] not in (None, "none")]
     asr = [statistics.mean(side[n]["asr_after"] for n in backdoored) for side in (base, lever)]
     drop = [statistics.mean(side[n]["acc_drop"] for n in names) for side in (base, lever)]
+    return base, lever, names, backdoored, asr, drop
+
+
+def main():
+    step, paths = sys.argv[1], sys.argv[2:]
+    base, lever, names, backdoored, asr, drop = sides(paths, "k = 2 ACC/ASR", step == "2b")
     print(f"{len(backdoored)} backdoored rows: mean ASR {asr[0]:.2f} -> {asr[1]:.2f}; "
           f"{len(names)} rows: mean ACC drop {drop[0]:.2f} -> {drop[1]:.2f}")
     if step in ("2", "2b"):

@@ -8,28 +8,18 @@ backdoored rows at least 2 points lower; (h) mean ACC drop over all rows at most
 no row's ACC drop more than 2 points above its defaults'.
 STEP 3 (held-out rows): (g) mean ASR over the backdoored rows at most 5 points higher; (i) mean
 ACC drop over all rows at most 1 point more. A row on one side only is listed and left out."""
-import statistics
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "runners-up"), str(HERE.parent / "gratings"), str(HERE.parent / "bfloat16")]
-from compare_zoo import rows  # noqa: E402  (the runners-up rule's reader)
+from compare_zoo import sides  # noqa: E402  (the runners-up rule's reader)
 from tenth_look import clause  # noqa: E402
-from zoo_step2 import print_pairs  # noqa: E402
 
 
 def main():
     step, paths = sys.argv[1], sys.argv[2:]
-    cut = paths.index("--")
-    base, lever = rows(paths[:cut]), rows(paths[cut + 1:])
-    names = sorted(set(base) & set(lever))
-    for name in sorted(set(base) ^ set(lever)):
-        print(f"only on one side, left out: {name}")
-    print_pairs(base, lever, names, ("defaults ACC/ASR", "24 rows ACC/ASR"))
-    backdoored = [n for n in names if base[n]["attack"] not in (None, "none")]
-    asr = [statistics.mean(side[n]["asr_after"] for n in backdoored) for side in (base, lever)]
-    drop = [statistics.mean(side[n]["acc_drop"] for n in names) for side in (base, lever)]
+    base, lever, names, backdoored, asr, drop = sides(paths, "24 rows ACC/ASR")
     lower = sum(lever[n]["asr_after"] < base[n]["asr_after"] for n in backdoored)
     higher = sum(lever[n]["asr_after"] > base[n]["asr_after"] for n in backdoored)
     print(f"{len(backdoored)} backdoored rows: mean ASR {asr[0]:.2f} -> {asr[1]:.2f} (lower on {lower}, "
