@@ -8,7 +8,6 @@ layout and precision? Scratch timing, 2 threads, batch 256.
 both layouts, with and without a gradient for its input (the first layer needs none in a clean)."""
 import contextlib
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -22,14 +21,6 @@ from auditor.loading import Classifier, load_model  # noqa: E402
 from auditor.presets import PRESETS  # noqa: E402
 
 BATCH = 256
-
-
-def seconds(step, reps=3):
-    step()
-    start = time.perf_counter()
-    for _ in range(reps):
-        step()
-    return (time.perf_counter() - start) / reps
 
 
 def main():
@@ -65,7 +56,7 @@ def main():
                             out = conv(x.clone().requires_grad_(input_grad))
                         out.float().sum().backward()
                     return run
-                a, b = seconds(step(contextlib.nullcontext)), seconds(step(autocast))
+                a, b = layouts.timed(step(contextlib.nullcontext), 3), layouts.timed(step(autocast), 3)
                 print(f"  {'channels-last' if layout == torch.channels_last else 'contiguous':13} "
                       f"{name:10} {conv.in_channels:3}->{conv.out_channels:3} {conv.kernel_size} "
                       f"in {tuple(shapes[name][1:])} input grad {str(input_grad):5} "
