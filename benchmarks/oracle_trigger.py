@@ -25,7 +25,10 @@ images are an oracle: whether the search's triggers would erase the backdoor giv
 of the world, not of the data. No oracle either: `--shortcut-anchor` makes half the anchor the
 original's shortcut (ShortcutAnchor: changes that push the teacher to the scan's top class from
 dark starts), and `--shortcut-rows N` adds N rows of those changes to each student step instead
-(the in-process form of `--shortcut-rows`; sweeps/shortcut-rows/).
+(the in-process form of `--shortcut-rows`; sweeps/shortcut-rows/), `--shortcut-scale` multiplies
+those changes first. `--anchored-images impressions` puts there images the teacher was pushed to
+each class from uniform noise by the scan's dense search (data-free; `impressions-but-suspect`
+leaves out the warm-up's suspect class).
 
 Diagnostic only: the planted trigger is never known in a real clean.
 """
@@ -147,8 +150,13 @@ def main() -> None:
                              "student step, after the gratings' (the anchor stays the search's)")
     parser.add_argument("--shortcut-searches", nargs="+", choices=["dense", "sparse"],
                         default=["dense", "sparse"])
-    parser.add_argument("--anchored-images", choices=["synthetic", "dark", "real", "photo"],
-                        default="synthetic", help="what the anchored images are (see above)")
+    parser.add_argument("--shortcut-scale", type=float, default=1.0,
+                        help="the shortcut's changes multiplied by this before they are pasted")
+    parser.add_argument("--anchored-images", default="synthetic",
+                        choices=["synthetic", "dark", "real", "photo", "impressions",
+                                 "impressions-but-suspect"],
+                        help="what the anchored images are (see above)")
+    parser.add_argument("--seed", type=int, default=0, help="the clean's seed")
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path)
@@ -164,19 +172,21 @@ def main() -> None:
     overrides = sweep.parse_overrides(args.overrides)
     if args.shortcut_rows:
         overrides["grating_rows"] = Recipe().grating_rows + args.shortcut_rows
-    job.update(overrides=overrides, seed=0, threads=args.threads, every=args.every)
+    job.update(overrides=overrides, seed=args.seed, threads=args.threads, every=args.every)
     held = {}
 
     def end_warmup(players, recipe):
         figures = original_end_warmup(players, recipe)
         if args.shortcut_anchor or args.shortcut_rows:
             shortcut = ShortcutAnchor(players, players.anchor, searches=tuple(args.shortcut_searches))
+            shortcut.change *= args.shortcut_scale
             if args.shortcut_rows:
                 add_shortcut_rows(players, shortcut, Recipe().grating_rows)
             else:
                 players.anchor = shortcut
             held["shortcut"] = {"target": shortcut.target, "p_value": shortcut.p_value,
-                                "teacher_reach": shortcut.reach, "rows": args.shortcut_rows}
+                                "teacher_reach": shortcut.reach, "rows": args.shortcut_rows,
+                                "scale": args.shortcut_scale}
             print(f"shortcut anchor: {held['shortcut']}", flush=True)
         elif args.noise and not args.search_anchor:
             family = NoiseBlendTrigger(recipe.noise_alpha)
@@ -197,7 +207,24 @@ def main() -> None:
     if args.anchored_images == "photo":
         photos = zoo.photo_crops(players_shape(job), 4096, torch.Generator().manual_seed(0))
 
-    def anchored_pixels(n, shape):
+    impressions = {}
+
+    def class_impressions(players):
+        """Data-free: 64 images a class the teacher was pushed to from uniform noise by the scan's
+        dense search (all classes, or all but the warm-up's suspect)."""
+        if "pixels" not in impressions:
+            spec, skip = players.spec, players.suspect if args.anchored_images.endswith("suspect") else None
+            labels = torch.tensor([c for c in range(spec.num_classes) if c != skip]).repeat_interleave(64)
+            noise = torch.rand(len(labels), *spec.shape, generator=torch.Generator().manual_seed(1))
+            with torch.enable_grad():
+                impressions["pixels"] = search_from(players.teacher, spec, noise, labels,
+                                                    ScanSettings(), "dense")
+        return impressions["pixels"]
+
+    def anchored_pixels(n, shape, players):
+        if args.anchored_images.startswith("impressions"):
+            pixels = class_impressions(players)
+            return pixels[torch.randint(len(pixels), (n,))]
         if args.anchored_images == "dark":
             return START_SCALES["dark"] * torch.rand(n, *shape)
         if args.anchored_images == "photo":
@@ -208,7 +235,7 @@ def main() -> None:
         x, t = original_batch(players, batch)
         if args.anchored_images != "synthetic" and players.anchor is not None:
             n = int(anchor_share * batch)
-            images = players.spec.normalise(anchored_pixels(n, players.spec.shape))
+            images = players.spec.normalise(anchored_pixels(n, players.spec.shape, players))
             x, t = torch.cat([images, x[n:]]), torch.cat([players.teacher(images), t[n:]])
         return x, t
 
