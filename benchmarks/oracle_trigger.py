@@ -69,6 +69,15 @@ class PlantedTrigger(torch.nn.Module):
         return self.spec.normalise(self.spec.denormalise(x) * self.keep + self.added)
 
 
+def pushed_to(model, spec, first: torch.Tensor, target: int,
+              searches: tuple[str, ...] = ("dense", "sparse")) -> torch.Tensor:
+    """The pixels reached from `first` up `target`'s margin by the scan's searches, the starts
+    shared among them in order (as --shortcut-rows finds the original's shortcut)."""
+    labels = torch.full((len(first),), target)
+    return torch.cat([search_from(model, spec, f, y, ScanSettings(), search) for search, f, y
+                      in zip(searches, first.chunk(len(searches)), labels.chunk(len(searches)))])
+
+
 class ShortcutAnchor:
     """The scan's shortcut as an anchor, no oracle: the original (the teacher) is scanned, and
     pushed to the class it ranks first from `starts` dark starts, shared among `searches` (the
@@ -83,9 +92,7 @@ class ShortcutAnchor:
         self.target, self.p_value = scan.verdict.suspect, scan.verdict.p_value
         first = START_SCALES["dark"] * torch.rand(
             starts, *spec.shape, generator=torch.Generator().manual_seed(settings.seed))
-        labels = torch.full((starts,), self.target)
-        reached = torch.cat([search_from(players.teacher, spec, f, y, settings, search) for search, f, y
-                             in zip(searches, first.chunk(len(searches)), labels.chunk(len(searches)))])
+        reached = pushed_to(players.teacher, spec, first, self.target, searches)
         self.change, self.spec = reached - first, spec
         self.search_anchor, self.share = search_anchor, share
         with torch.no_grad():

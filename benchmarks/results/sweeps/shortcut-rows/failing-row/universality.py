@@ -17,19 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[5]), str(Path(__file__).resolve().parents[4])]
+RESULTS = Path(__file__).resolve().parents[3]
+sys.path[:0] = [str(RESULTS.parents[1]), str(RESULTS.parent), str(RESULTS / "accuracy-warning"),
+                str(RESULTS / "residual-transplant")]
 import sweep  # noqa: E402
-import zoo  # noqa: E402
 from auditor.detection import search_from  # noqa: E402
-from auditor.loading import Classifier, load_model  # noqa: E402
 from auditor.recipe import START_SCALES, ScanSettings  # noqa: E402
+from impressions import answers  # noqa: E402  (accuracy-warning/)
+from oracle_trigger import pushed_to  # noqa: E402  (benchmarks/)
+from transplant import model as loaded_classifier  # noqa: E402  (residual-transplant/)
 
 CHANGES, HOSTS_PER_CLASS, REAL_HOSTS = 128, 16, 400
-
-
-def answers(model, spec, pixels):
-    with torch.no_grad():
-        return torch.cat([model(spec.normalise(c)).argmax(1) for c in pixels.split(256)])
 
 
 def flip_rates(model, spec, changes, hosts, target):
@@ -47,15 +45,12 @@ def main():
     settings = ScanSettings()
     for name in sys.argv[1:]:
         job = sweep._zoo_job(name)
-        loaded = load_model(job["model_path"], mean=(zoo.MEAN,), std=(zoo.STD,))
-        spec = loaded.spec
-        model = Classifier(loaded.net, spec, loaded.output_index).eval().requires_grad_(False)
+        model, spec = loaded_classifier(str(job["model_path"]), "mnist")   # every zoo model's preset
+        model.requires_grad_(False)
         target, classes = job["target"], spec.num_classes
         gen = torch.Generator().manual_seed(0)
         first = START_SCALES["dark"] * torch.rand(CHANGES, *spec.shape, generator=gen)
-        labels = torch.full((CHANGES,), target)
-        reached = torch.cat([search_from(model, spec, f, y, settings, s) for s, f, y
-                             in zip(("dense", "sparse"), first.chunk(2), labels.chunk(2))])
+        reached = pushed_to(model, spec, first, target)
         changes = reached - first
         reach = float((answers(model, spec, reached) == target).float().mean())
         others = [c for c in range(classes) if c != target]
