@@ -20,7 +20,8 @@ def main():
     out = Path("benchmarks/out/dose") / f"{attack}-{name}-{seed}.onnx"
     out.parent.mkdir(parents=True, exist_ok=True)
     seconds, iterations = quality.clean(model_path, out, ["--seed", str(seed), *extra], threads=1)
-    t = digits.make_trigger(attack)
+    # the control is scored with the BadNets trigger, as quality.py scores it
+    t = digits.make_trigger("badnets" if attack == quality.CONTROL else attack)
     pixel_trigger = quality.PixelTrigger(t.pattern, t.mask, t.target)
     print(json.dumps({"attack": attack, "seed": seed, "name": name, "args": extra,
                       **quality.score(out, data_path, pixel_trigger),
