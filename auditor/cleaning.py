@@ -34,6 +34,7 @@ class CleanResult:
     residual: ScanResult | None = None   # the clean model scanned for what is left
     original_scan: ScanResult | None = None   # the model as given, scanned the same way
     shortcut: ShortcutCheck | None = None     # whether the original's suspected shortcut is left
+    recipe: Recipe | None = None   # as the erasing ran (Recipe.after_scan)
 
     @property
     def evidence(self) -> list[str]:
@@ -65,7 +66,7 @@ class CleanResult:
 
     def report(self, recipe: Recipe, model_path: Path) -> dict:
         """Everything a pipeline needs to audit the run, as plain JSON values."""
-        history = self.erasure.history
+        history, ran = self.erasure.history, self.recipe or recipe
         return {
             "tool": {"name": "auditor", "version": __version__, "method": "DHBE"},
             "model": {"path": str(model_path), "sha256": self.loaded.sha256,
@@ -77,14 +78,15 @@ class CleanResult:
                        "opset": self.export.opset,
                        "max_abs_diff_onnxruntime": self.export.max_abs_diff,
                        "fallback": self.export.fallback},
-            "recipe": recipe.for_input(self.loaded.spec).as_dict(),   # as it ran
+            "recipe": ran.for_input(self.loaded.spec).as_dict(),   # as it ran
             "device": self.device,
             "trigger_families": self.erasure.trigger_families,
             "figures": {"final": self.erasure.final, "last_iteration": history[-1] if history else {}},
             "timings_s": self.timings,
             "resumed_from_iteration": self.erasure.resumed_from,
             "stop": {"iterations": self.erasure.iterations, "cap": recipe.iterations,
-                     "reason": self.erasure.stop_reason},
+                     "reason": self.erasure.stop_reason,
+                     "earliest": ran.warmup_iterations + ran.stop_after},
             "student_restart": self.erasure.restart,
             "warnings": self.warnings,
             "residual": self.residual.as_dict() if self.residual is not None else None,
@@ -109,12 +111,14 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
                 on_stop: Callable[[int, str], None] | None = None,
                 residual_scan: ScanSettings | None = None,
                 on_scan_step: Callable[[int, int], None] | None = None,
+                on_original_scan_step: Callable[[int, int], None] | None = None,
                 checkpoint: Path | None = None, checkpoint_every: int = 10,
                 resume: bool = False) -> CleanResult:
     """on_stop(iterations run, why): called once the erasing loop ends.
     residual_scan: settings to scan the clean model with (before it is written), or None; the
-    original is scanned the same way, and if it is suspected, `shortcut` says whether the clean
-    model still follows it to that class.
+    original is scanned the same way first, and if it is suspected, `shortcut` says whether the
+    clean model still follows it to that class; if not, the erasing may stop earlier
+    (Recipe.after_scan). on_original_scan_step, on_scan_step: (steps done, of) for each scan.
     checkpoint: where to save the run every `checkpoint_every` iterations (and, with `resume`,
     continue from); removed once the clean model is written."""
     model_path, out_path = Path(model_path), Path(out_path)
@@ -135,6 +139,10 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     _check_out_path(loaded.source_files, out_path)
     timings["load"] = time.perf_counter() - start
     teacher = Classifier(loaded.net, loaded.spec, loaded.output_index)
+    scanning = residual_scan is not None and loaded.spec.num_classes >= MIN_CLASSES
+    original_scan = scan_classifier(teacher, loaded.spec, residual_scan, device=torch_device,
+                                    on_step=on_original_scan_step) if scanning else None
+    recipe = recipe.after_scan(original_scan.verdict.suspected if scanning else None)
     saving = None
     if checkpoint is not None:
         _check_out_path(loaded.source_files, Path(checkpoint))
@@ -148,14 +156,10 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     if on_stop is not None:
         on_stop(erasure.iterations, erasure.stop_reason)
     # scanned before it is written, so that a run stopped at any point writes nothing
-    residual = original_scan = shortcut = None
-    if residual_scan is not None and loaded.spec.num_classes >= MIN_CLASSES:
-        total = residual_scan.total_steps
+    residual = shortcut = None
+    if scanning:
         residual = scan_classifier(erasure.student, loaded.spec, residual_scan, device=torch_device,
-                                   on_step=on_scan_step and (lambda done, _: on_scan_step(done, 2 * total)))
-        original_scan = scan_classifier(teacher, loaded.spec, residual_scan, device=torch_device,
-                                        on_step=on_scan_step and (
-                                            lambda done, _: on_scan_step(total + done, 2 * total)))
+                                   on_step=on_scan_step)
         shortcut = check_shortcut(original_scan, teacher, erasure.student, loaded.spec,
                                   device=torch_device)
         timings["residual_scan"] = residual.seconds
@@ -173,7 +177,7 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     if saving is not None:
         saving.remove()      # the run is written out whole; the checkpoint is stale
     return CleanResult(loaded, erasure, export, str(torch_device), timings, residual,
-                       original_scan, shortcut)
+                       original_scan, shortcut, recipe)
 
 
 def _check_out_path(model_files, out_path: Path) -> None:

@@ -77,6 +77,8 @@ class Progress:
         step, self.done = done - self.done, done
         if self.bar is not None:
             self.bar.update(step, figures)
+            if done >= self.total:
+                self._finish()
             return
         with self._lock:
             now, percent = self.clock(), 100.0 * done / max(self.total, 1)
@@ -84,6 +86,8 @@ class Progress:
                     or now - self.last_line >= self.every_seconds):
                 self.last_percent, self.last_line = percent, now
                 click.echo(self.line(done, now - self.start, figures), file=self.stream)
+            if done >= self.total:
+                self._stop.set()    # a phase done before the run ends falls silent
 
     def line(self, done: int, elapsed: float, figures: dict) -> str:
         ran = done - self.offset
@@ -94,6 +98,12 @@ class Progress:
                 f"about {_duration(left)} left")
         detail = self.describe(figures) if figures else None
         return f"{text}; {detail}" if detail else text
+
+    def _finish(self) -> None:
+        """A phase done before the others: its bar ends on its own line, its heartbeat stops."""
+        self._stop.set()
+        self.bar.render_finish()
+        self.bar = None
 
     def stopped(self, done: int, reason: str) -> None:
         """The work ended at `done` of `total`, for `reason`: said in a line of its own, so a CI

@@ -57,6 +57,7 @@ class Recipe:
     stop_window: int = 10             # stop once settled over this many iterations (0: run them all)
     stop_agreement: float = 0.96      # settled: mean agreement with the teacher at least this, see stopping
     stop_after: int = 100             # full iterations (after the warm-up) before the run may stop (150 of 250: the first decay)
+    stop_after_clear: int | None = 50 # ... instead, when the original's scan found no backdoor evidence (None: stop_after), see stopping
     precision: str = "auto"           # the nets' passes, one of PRECISIONS (auditor.precision)
     seed: int = 0
 
@@ -79,6 +80,14 @@ class Recipe:
         towards the data statistics the normalisation states, and a zero mean states none."""
         if self.input_moments_weight and not spec.states_statistics:
             return dataclasses.replace(self, input_moments_weight=0.0)
+        return self
+
+    def after_scan(self, suspected: bool | None) -> "Recipe":
+        """The recipe the erasing runs with once the original's scan has answered (None: it was
+        not scanned): where it found no backdoor evidence, the run may stop from
+        `stop_after_clear` full iterations on (never later than `stop_after`)."""
+        if suspected is False and self.stop_after_clear is not None:
+            return dataclasses.replace(self, stop_after=min(self.stop_after, self.stop_after_clear))
         return self
 
     def with_overrides(self, **overrides) -> "Recipe":

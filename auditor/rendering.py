@@ -29,19 +29,22 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
               checkpoint_every: int = 10, resume: bool = False, **preprocessing) -> dict:
     """Returns the report; report["evidence_left"] says whether backdoor evidence is left."""
     _check_writable(report_path)
-    # the clean model's scan, then the original's, see clean_model
-    steps = 2 * residual_scan.total_steps if residual_scan is not None else 0
+    # the original's scan, the erasing, then the clean model's scan, see clean_model
+    steps = residual_scan.total_steps if residual_scan is not None else 0
     rule = recipe.stop_rule()
     erasing_progress = Progress("erasing", recipe.iterations, describe=_describe_erasing,
                                 quiet=quiet, capped=rule.active,
                                 end=rule.latest_end(recipe.iterations))
-    with erasing_progress as erasing, \
-            Progress("residual scan", steps, describe=_no_figures, quiet=quiet or not steps) as scan:
+    scan_quiet = quiet or not steps
+    with Progress("scan of the original", steps, describe=_no_figures, quiet=scan_quiet) as first, \
+            erasing_progress as erasing, \
+            Progress("residual scan", steps, describe=_no_figures, quiet=scan_quiet) as scan:
         result = clean_model(model, out_path, recipe=recipe, device=device,
                              on_iteration=erasing and (lambda i, figures: erasing(i + 1, figures)),
                              on_stop=erasing_progress.stopped,
                              residual_scan=residual_scan,
-                             on_scan_step=scan and (lambda done, total: scan(done, {})),
+                             on_original_scan_step=first and (lambda done, _: first(done, {})),
+                             on_scan_step=scan and (lambda done, _: scan(done, {})),
                              checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                              resume=resume, **preprocessing)
     report = result.report(recipe, model)
@@ -77,6 +80,10 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
                f"({erasure.final['precision']} passes)"
                + (f" (resumed from a checkpoint at iteration {resumed})" if resumed else "")
                + f"; stopped: {erasure.stop_reason}")
+    if result.recipe is not None and result.recipe.stop_after != recipe.stop_after:
+        click.echo(f"the original's scan found no backdoor evidence, so the run could stop from "
+                   f"iteration {result.recipe.warmup_iterations + result.recipe.stop_after} on "
+                   f"(--stop-after-clear; from {recipe.warmup_iterations + recipe.stop_after} otherwise)")
     if residual_scan is not None and result.residual is None:
         click.echo(f"residual scan skipped: it needs at least {MIN_CLASSES} classes")
     if result.residual is not None:

@@ -265,9 +265,11 @@ def _scans(precision: str | None):
     return ScanSettings(**({"precision": precision} if precision else {}))
 
 
-def clean_whole(name: str, device: str, precision: str | None = None) -> dict:
-    """One model cleaned whole with the default recipe (its early stop included), timed end to
-    end in this process: what a user waits for, where `measure_one` estimates it."""
+def clean_whole(name: str, device: str, precision: str | None = None,
+                overrides: dict | None = None) -> dict:
+    """One model cleaned whole with the default recipe (its early stop included; `overrides`:
+    recipe fields set otherwise), timed end to end in this process: what a user waits for,
+    where `measure_one` estimates it."""
     from auditor.cleaning import clean_model
     from auditor.presets import PRESETS
     from auditor.recipe import Recipe
@@ -276,7 +278,7 @@ def clean_whole(name: str, device: str, precision: str | None = None) -> dict:
         path = model_file(name, Path(folder))
         mean, std = PRESETS[MODELS[name][1]]
         start = time.perf_counter()
-        recipe = Recipe().with_overrides(precision=precision)
+        recipe = Recipe().with_overrides(precision=precision).with_overrides(**(overrides or {}))
         result = clean_model(path, Path(folder) / "clean.onnx", recipe=recipe, device=device,
                              mean=mean, std=std, residual_scan=_scans(precision))
         wall = time.perf_counter() - start
@@ -284,7 +286,8 @@ def clean_whole(name: str, device: str, precision: str | None = None) -> dict:
             "iterations": result.erasure.iterations, "cap": Recipe().iterations,
             "stop_reason": result.erasure.stop_reason, "student_restart": result.erasure.restart,
             "timings_s": result.timings, "final": result.erasure.final,
-            "scan_precision": result.residual.precision}
+            "scan_precision": result.residual.precision, "overrides": overrides or {},
+            "earliest_stop": result.recipe.warmup_iterations + result.recipe.stop_after}
 
 
 def _versions(device: str) -> dict:
@@ -308,6 +311,7 @@ def _versions(device: str) -> dict:
 
 def main() -> None:
     from auditor.recipe import PRECISIONS
+    from sweep import parse_overrides
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -321,6 +325,8 @@ def main() -> None:
     parser.add_argument("--precision", choices=PRECISIONS,
                         help="the auditor and whole rows' passes (default: the recipe's)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--set", nargs="*", default=[], dest="overrides", metavar="FIELD=VALUE",
+                        help="recipe fields of the whole rows set otherwise (as sweep.py's --set)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
@@ -332,7 +338,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.one:
         profile = out.with_name(f"profile-{args.one}-{args.device}.txt") if args.profile else None
-        print(json.dumps(clean_whole(args.one, args.device, args.precision)
+        print(json.dumps(clean_whole(args.one, args.device, args.precision,
+                                     parse_overrides(args.overrides))
                          if args.mode == "whole" else
                          measure_one(args.one, args.mode, args.device, args.warmup, args.full,
                                      profile, args.precision)))
@@ -347,7 +354,8 @@ def main() -> None:
             command = [sys.executable, __file__, "--one", name, "--mode", mode, "--device",
                        args.device, "--warmup", str(args.warmup), "--full", str(args.full),
                        "--out", str(out)] + (["--profile"] if args.profile and mode == "auditor" else []) \
-                + (["--precision", args.precision] if args.precision else [])
+                + (["--precision", args.precision] if args.precision else []) \
+                + (["--set", *args.overrides] if args.overrides else [])
             done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
             if done.returncode != 0:
                 raise SystemExit(f"{name} ({mode}) failed:\n{done.stderr[-3000:]}")

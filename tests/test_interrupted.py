@@ -162,7 +162,7 @@ main(sys.argv[2:], prog_name="auditor")
 
 
 @pytest.mark.parametrize("phase", ["auditor.cleaning.load_model",          # loading
-                                   "auditor.cleaning.scan_classifier",     # residual scan
+                                   "auditor.cleaning.scan_classifier",     # the original's scan
                                    "auditor.export._parity"])              # export: file built
 def test_sigterm_in_any_phase_leaves_nothing(tmp_path, phase):
     model = shutil.copy(bundled().model, tmp_path / "model.onnx")

@@ -2,6 +2,7 @@
 
 import io
 import json
+import time
 
 import onnx
 import pytest
@@ -175,3 +176,45 @@ def test_a_capped_progress_gives_time_left_as_a_bound_and_ends_on_the_reason():
     lines = stream.getvalue().splitlines()
     assert lines[0] == "erasing: 5/100 (5 %), 4 s elapsed, at most about 1 min 16 s left"
     assert lines[-1] == "erasing: stopped at 30/100, 29 s elapsed; settled: because"
+
+
+def test_where_the_scan_found_nothing_the_run_may_stop_from_stop_after_clear():
+    recipe = Recipe(stop_after=100, stop_after_clear=50)
+    assert recipe.after_scan(False).stop_after == 50
+    # suspected, or not scanned at all: the later stop
+    assert recipe.after_scan(True) == recipe and recipe.after_scan(None) == recipe
+    assert Recipe(stop_after_clear=None).after_scan(False) == Recipe(stop_after_clear=None)
+    # never later than the stop asked for
+    assert Recipe(stop_after=4, stop_after_clear=50).after_scan(False).stop_after == 4
+
+
+def test_clean_scans_the_original_first_and_says_when_that_moved_the_earliest_stop(tmp_path):
+    model, out, report = tiny_onnx(tmp_path), tmp_path / "clean.onnx", tmp_path / "report.json"
+    scan = ["--scan-steps", "2", "--scan-starts", "4"]
+    stopping = ["--iterations", "100", "--stop-window", "2", "--stop-after", "40",
+                "--stop-agreement", "0", "--stop-after-clear", "4"]
+    # an alpha no p-value is below: the original is never suspected
+    result = run("clean", model, "-o", out, "--report", report, *TINY_CLEAN[:-1], *scan,
+                 "--alpha", "1e-12", *stopping)
+    assert result.exit_code == 0, result.output
+    written = json.loads(report.read_text())
+    assert written["original_scan"]["suspected"] is False
+    assert written["recipe"]["stop_after"] == 4 and written["stop"]["earliest"] == 2 + 4
+    assert written["stop"]["iterations"] < 2 + 40
+    assert "the original's scan found no backdoor evidence, so the run could stop from iteration 6" \
+        in result.stdout
+    # the phases in order, each said done before the next begins
+    stderr = result.stderr
+    assert stderr.index("scan of the original: 8/8") < stderr.index("erasing:") \
+        < stderr.index("residual scan: 8/8")   # 2 steps, each kind of start searched 2 ways
+
+
+def test_a_phase_that_reached_its_total_falls_silent_while_later_ones_run():
+    # clean's scan of the original ends before the erasing begins: its heartbeat must not go on
+    # saying "still working" through the whole clean in a CI log
+    stream = io.StringIO()
+    with Progress("scan of the original", 4, describe=lambda f: None, stream=stream,
+                  every_seconds=0.04) as update:
+        update(4, {})
+        time.sleep(0.3)
+    assert stream.getvalue().splitlines() == ["scan of the original: 4/4 (100 %), 0 s elapsed, about 0 s left"]
