@@ -142,7 +142,8 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     scanning = residual_scan is not None and loaded.spec.num_classes >= MIN_CLASSES
     original_scan = scan_classifier(teacher, loaded.spec, residual_scan, device=torch_device,
                                     on_step=on_original_scan_step) if scanning else None
-    recipe = recipe.after_scan(original_scan.verdict.suspected if scanning else None)
+    recipe = recipe.after_scan(original_scan.verdict.suspected if scanning else None,
+                               original_scan.verdict.suspect if scanning else None)
     saving = None
     if checkpoint is not None:
         _check_out_path(loaded.source_files, Path(checkpoint))

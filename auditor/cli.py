@@ -153,6 +153,7 @@ _RECIPE_OPTIONS = [
     ("--stop-window", int, "Stop once agreement with the teacher and the trigger search have settled over this many iterations, or at the second learning-rate decay if they never do; 0 = run all --iterations."),
     ("--stop-agreement", float, "Least mean agreement with the teacher (0-1) over the window for the run to stop."),
     ("--stop-after", int, "Full iterations (after the warm-up) before the run may stop."),
+    ("--suspect-from-scan", bool, "Where the scan of the original suspects a class, that class is the suspect class instead of the warm-up's guess (needs the residual scan, which then scans the original first)."),
     ("--stop-after-clear", int, "Full iterations before the run may stop when the original's scan finds no backdoor evidence (instead of --stop-after, if fewer; needs the residual scan, which then scans the original first). Set it to --stop-after's value to turn it off."),
     ("--precision", PRECISIONS, "Number format of the three nets' passes during the clean: float32, bfloat16 (autocast; weights, losses and the written model stay float32), or auto (bfloat16 where the processor or GPU computes it natively). The report says which ran."),
     ("--seed", int, "Random seed; the same seed on the same machine gives the same file."),

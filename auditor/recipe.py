@@ -58,6 +58,8 @@ class Recipe:
     stop_agreement: float = 0.96      # settled: mean agreement with the teacher at least this, see stopping
     stop_after: int = 100             # full iterations (after the warm-up) before the run may stop (150 of 250: the first decay)
     stop_after_clear: int | None = 50 # ... instead, when the original's scan found no backdoor evidence (None: stop_after), see stopping
+    suspect_from_scan: bool = True    # the class the original's scan suspects is the suspect, not the warm-up's guess
+    scan_suspect: int | None = None   # set by after_scan: the class the original's scan suspected (None: none, or not scanned)
     precision: str = "auto"           # the nets' passes, one of PRECISIONS (auditor.precision)
     seed: int = 0
 
@@ -71,7 +73,7 @@ class Recipe:
                       patch_scales=(1.0,), blend_alpha=0.0,
                       additive_epsilon=0.0, noise_alpha=0.0, pool_batches=0,
                       patch_weight=1.0, reset_deviations=0.0, stop_window=0,
-                      restart_agreement=0.0, grating_rows=0)
+                      restart_agreement=0.0, grating_rows=0, suspect_from_scan=False)
         fields.update(overrides)
         return cls(**fields)
 
@@ -82,12 +84,15 @@ class Recipe:
             return dataclasses.replace(self, input_moments_weight=0.0)
         return self
 
-    def after_scan(self, suspected: bool | None) -> "Recipe":
+    def after_scan(self, suspected: bool | None, target: int | None = None) -> "Recipe":
         """The recipe the erasing runs with once the original's scan has answered (None: it was
         not scanned): where it found no backdoor evidence, the run may stop from
-        `stop_after_clear` full iterations on (never later than `stop_after`)."""
+        `stop_after_clear` full iterations on (never later than `stop_after`); where it suspects
+        `target`, that class is the suspect (`suspect_from_scan`; erasing.find_suspect)."""
         if suspected is False and self.stop_after_clear is not None:
             return dataclasses.replace(self, stop_after=min(self.stop_after, self.stop_after_clear))
+        if suspected and self.suspect_from_scan:
+            return dataclasses.replace(self, scan_suspect=target)
         return self
 
     def with_overrides(self, **overrides) -> "Recipe":

@@ -59,7 +59,11 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
          _pct(final["student_trigger_flips"])],
         ["agreement with the teacher", "100.0 %", _pct(final["agreement"])],
     ])
-    if final["suspect_class"] is not None:
+    if final["suspect_class"] is not None and final["suspect_class"] == (result.recipe or recipe).scan_suspect:
+        click.echo(f"distilled on {recipe.suspect_share:.0%} of the synthetic images of class "
+                   f"{final['suspect_class']}, which the scan of the original suspects "
+                   f"(--suspect-from-scan)")
+    elif final["suspect_class"] is not None:
         # the guess is often wrong (a clean model gets one too), so it is worded as a guess
         click.echo(f"distilled on {recipe.suspect_share:.0%} of the synthetic images of class "
                    f"{final['suspect_class']}, which the warm-up's triggers raised by "

@@ -4,8 +4,8 @@ import dataclasses
 import pytest
 import torch
 
-from auditor.erasing import (FigureReader, Players, class_rise, erase_backdoor, generator_step,
-                             input_moments, student_step, trigger_step)
+from auditor.erasing import (FigureReader, Players, class_rise, erase_backdoor, find_suspect,
+                             generator_step, input_moments, student_step, trigger_step)
 from auditor.image_pool import ImagePool
 from auditor.input_spec import InputSpec
 from auditor.loading import Classifier, load_model
@@ -781,3 +781,20 @@ def test_the_students_outlier_channels_are_redrawn_before_distillation(tmp_path)
         student_conv = next(m for m in result.student.modules() if isinstance(m, torch.nn.Conv2d))
         shrunk = student_conv.weight[1].norm() < conv.weight[1].norm() / 5
         assert shrunk == bool(reset)
+
+
+def test_the_class_the_scan_suspects_is_the_suspect_whatever_the_warm_up_guessed(tmp_path):
+    players = _players(tmp_path)
+    torch.manual_seed(2)
+    guessed = find_suspect(players, Recipe(batch_size=16))
+    other = (guessed["suspect_class"] + 1) % players.spec.num_classes
+    recipe = Recipe(batch_size=16, suspect_from_scan=True)
+    torch.manual_seed(2)
+    assert find_suspect(players, recipe.after_scan(True, other))["suspect_class"] == guessed["suspect_class"]
+    assert players.suspect == other        # the warm-up's guess is still reported, not used
+    # a scan that suspects nothing leaves the warm-up's guess, as does the lever turned off
+    for unchanged in (recipe.after_scan(False, other),
+                      Recipe(batch_size=16, suspect_from_scan=False).after_scan(True, other)):
+        torch.manual_seed(2)
+        find_suspect(players, unchanged)
+        assert players.suspect == (guessed["suspect_class"] if guessed["suspect"] else None)
