@@ -410,15 +410,15 @@ def find_suspect(p: Players, recipe: Recipe) -> dict:
     rise = torch.cat(rises).amax(0)
     top = int(rise.argmax())
     p.suspect = top if rise[top] >= recipe.suspect_rise else None
+    p.suspect_rise = rise[top].item()
+    guess = {"suspect_class": top, "suspect_rise": p.suspect_rise, "suspect": p.suspect is not None}
     if recipe.scan_suspect is not None:
         # the scan of the original named a class at its significance level, where this names the
         # class the triggers raise most on synthetic images: on two held-out Fashion ResNets it was
         # the bag, which a small square sends real images of every class to on that net, clean or
         # not, while the scan named the target (benchmarks/results/sweeps/scan-suspect/)
-        p.suspect = recipe.scan_suspect
-        p.suspect_rise = rise[p.suspect].item()
-    p.suspect_rise = rise[top].item()
-    return {"suspect_class": top, "suspect_rise": p.suspect_rise, "suspect": p.suspect is not None}
+        p.suspect, p.suspect_rise = recipe.scan_suspect, rise[recipe.scan_suspect].item()
+    return guess
 
 
 @torch.no_grad()
