@@ -31,10 +31,10 @@ class CleanResult:
     export: ExportResult
     device: str
     timings: dict[str, float]     # seconds: load, erase, export, residual and original scans
+    recipe: Recipe                # as the erasing ran (Recipe.after_scan)
     residual: ScanResult | None = None   # the clean model scanned for what is left
     original_scan: ScanResult | None = None   # the model as given, scanned the same way
     shortcut: ShortcutCheck | None = None     # whether the original's suspected shortcut is left
-    recipe: Recipe | None = None   # as the erasing ran (Recipe.after_scan)
 
     @property
     def evidence(self) -> list[str]:
@@ -64,9 +64,9 @@ class CleanResult:
                          "--max-acc-drop POINTS)")
         return found
 
-    def report(self, recipe: Recipe, model_path: Path) -> dict:
+    def report(self, model_path: Path) -> dict:
         """Everything a pipeline needs to audit the run, as plain JSON values."""
-        history, ran = self.erasure.history, self.recipe or recipe
+        history = self.erasure.history
         return {
             "tool": {"name": "auditor", "version": __version__, "method": "DHBE"},
             "model": {"path": str(model_path), "sha256": self.loaded.sha256,
@@ -78,15 +78,14 @@ class CleanResult:
                        "opset": self.export.opset,
                        "max_abs_diff_onnxruntime": self.export.max_abs_diff,
                        "fallback": self.export.fallback},
-            "recipe": ran.for_input(self.loaded.spec).as_dict(),   # as it ran
+            "recipe": self.recipe.for_input(self.loaded.spec).as_dict(),   # as it ran
             "device": self.device,
             "trigger_families": self.erasure.trigger_families,
             "figures": {"final": self.erasure.final, "last_iteration": history[-1] if history else {}},
             "timings_s": self.timings,
             "resumed_from_iteration": self.erasure.resumed_from,
-            "stop": {"iterations": self.erasure.iterations, "cap": recipe.iterations,
-                     "reason": self.erasure.stop_reason,
-                     "earliest": ran.warmup_iterations + ran.stop_after},
+            "stop": {"iterations": self.erasure.iterations, "cap": self.recipe.iterations,
+                     "reason": self.erasure.stop_reason, "earliest": self.recipe.earliest_stop},
             "student_restart": self.erasure.restart,
             "warnings": self.warnings,
             "residual": self.residual.as_dict() if self.residual is not None else None,
@@ -177,8 +176,8 @@ def clean_model(model_path: str | Path, out_path: str | Path, *, recipe: Recipe,
     timings["export"] = time.perf_counter() - start
     if saving is not None:
         saving.remove()      # the run is written out whole; the checkpoint is stale
-    return CleanResult(loaded, erasure, export, str(torch_device), timings, residual,
-                       original_scan, shortcut, recipe)
+    return CleanResult(loaded, erasure, export, str(torch_device), timings, recipe, residual,
+                       original_scan, shortcut)
 
 
 def _check_out_path(model_files, out_path: Path) -> None:

@@ -95,6 +95,11 @@ class Recipe:
             return dataclasses.replace(self, scan_suspect=target)
         return self
 
+    @property
+    def earliest_stop(self) -> int:
+        """The first iteration the run may stop at (see stopping)."""
+        return self.warmup_iterations + self.stop_after
+
     def with_overrides(self, **overrides) -> "Recipe":
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -47,7 +47,7 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
                              on_scan_step=scan and (lambda done, _: scan(done, {})),
                              checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                              resume=resume, **preprocessing)
-    report = result.report(recipe, model)
+    report = result.report(model)
     final = result.erasure.final
     if len(result.loaded.output_names) > 1:
         click.echo(f"class scores read from output {result.loaded.spec.output_name!r} of "
@@ -59,7 +59,7 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
          _pct(final["student_trigger_flips"])],
         ["agreement with the teacher", "100.0 %", _pct(final["agreement"])],
     ])
-    if final["suspect_class"] is not None and final["suspect_class"] == (result.recipe or recipe).scan_suspect:
+    if final["suspect_class"] is not None and final["suspect_class"] == result.recipe.scan_suspect:
         click.echo(f"distilled on {recipe.suspect_share:.0%} of the synthetic images of class "
                    f"{final['suspect_class']}, which the scan of the original suspects "
                    f"(--suspect-from-scan)")
@@ -84,10 +84,10 @@ def run_clean(model: Path, out_path: Path, *, recipe: Recipe, device: str, repor
                f"({erasure.final['precision']} passes)"
                + (f" (resumed from a checkpoint at iteration {resumed})" if resumed else "")
                + f"; stopped: {erasure.stop_reason}")
-    if result.recipe is not None and result.recipe.stop_after != recipe.stop_after:
+    if result.recipe.earliest_stop != recipe.earliest_stop:
         click.echo(f"the original's scan found no backdoor evidence, so the run could stop from "
-                   f"iteration {result.recipe.warmup_iterations + result.recipe.stop_after} on "
-                   f"(--stop-after-clear; from {recipe.warmup_iterations + recipe.stop_after} otherwise)")
+                   f"iteration {result.recipe.earliest_stop} on "
+                   f"(--stop-after-clear; from {recipe.earliest_stop} otherwise)")
     if residual_scan is not None and result.residual is None:
         click.echo(f"residual scan skipped: it needs at least {MIN_CLASSES} classes")
     if result.residual is not None:

@@ -287,7 +287,7 @@ def clean_whole(name: str, device: str, precision: str | None = None,
             "stop_reason": result.erasure.stop_reason, "student_restart": result.erasure.restart,
             "timings_s": result.timings, "final": result.erasure.final,
             "scan_precision": result.residual.precision, "overrides": overrides or {},
-            "earliest_stop": result.recipe.warmup_iterations + result.recipe.stop_after}
+            "earliest_stop": result.recipe.earliest_stop}
 
 
 def _versions(device: str) -> dict:

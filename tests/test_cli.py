@@ -203,10 +203,11 @@ def test_help_shows_both_recipes_defaults():
 def test_the_class_the_scan_of_the_original_suspects_is_the_clean_s_suspect(tmp_path):
     out, report = tmp_path / "clean.onnx", tmp_path / "report.json"
     # an alpha a tiny untrained model's scan falls below, so that its top class is suspected
-    result = run("clean", tiny_onnx(tmp_path), "-o", out, "--report", report, "--preset", "mnist",
-                 "--iterations", "6", "--warmup-iterations", "2", "--batch-size", "8",
-                 "--student-steps", "1", "--generator-width", "8", "--scan-steps", "2",
-                 "--scan-starts", "4", "--alpha", "0.999", "--suspect-rise", "0.001")
+    clean = ["clean", tiny_onnx(tmp_path), "-o", out, "--report", report, "--preset", "mnist",
+             "--iterations", "6", "--warmup-iterations", "2", "--batch-size", "8",
+             "--student-steps", "1", "--generator-width", "8", "--scan-steps", "2",
+             "--scan-starts", "4", "--alpha", "0.999", "--suspect-rise", "0.001"]
+    result = run(*clean)
     assert result.exit_code == 0, result.output
     written = json.loads(report.read_text())
     assert written["original_scan"]["suspected"] is True
@@ -214,11 +215,7 @@ def test_the_class_the_scan_of_the_original_suspects_is_the_clean_s_suspect(tmp_
     assert written["recipe"]["scan_suspect"] == written["figures"]["final"]["suspect_class"] == target
     assert f"of class {target}, which the scan of the original suspects" in result.stdout
     # turned off, the warm-up's guess is used and worded as one
-    result = run("clean", tiny_onnx(tmp_path), "-o", out, "--report", report, "--preset", "mnist",
-                 "--iterations", "6", "--warmup-iterations", "2", "--batch-size", "8",
-                 "--student-steps", "1", "--generator-width", "8", "--scan-steps", "2",
-                 "--scan-starts", "4", "--alpha", "0.999", "--suspect-rise", "0.001",
-                 "--no-suspect-from-scan")
+    result = run(*clean, "--no-suspect-from-scan")
     assert result.exit_code == 0, result.output
     assert json.loads(report.read_text())["recipe"]["scan_suspect"] is None
     assert "a guess at a target, not a detection" in result.stdout
