@@ -1,8 +1,11 @@
 """How far a clean moved the weights, against the accuracy it cost (chosen-2026-12-07.txt).
 
     python benchmarks/results/accuracy-warning/weights/distance.py > rows.jsonl 2> table.txt
+    python benchmarks/results/accuracy-warning/weights/distance.py --confirm \
+        benchmarks/results/accuracy-warning/weights/confirm-*.json > confirm-rows.jsonl 2> confirm.txt
 
-Run from the repository root. The pairs are the cleans kept on this checkout (benchmarks/out),
+Run from the repository root. --confirm: the rule's confirmation step, fresh cleans kept in
+benchmarks/out/weights-keep, against the tau of the rule's tuning-good pairs. The pairs are the cleans kept on this checkout (benchmarks/out),
 their ACC from the quality runs the rule names. No image is read: the statistic is the weights'.
 """
 import json
@@ -47,12 +50,13 @@ def bundled_pairs():
                    OUT / "q-ru-base" / f"{attack}-{name}.onnx", before, run["acc"])
 
 
-def zoo_pairs():
-    """The digits and Fashion-MNIST cleans kept by the clear-stop and scan-suspect runs."""
-    runs = sorted((SWEEPS / "clear-stop").glob("zoo-clear-*.json")) + \
-        sorted((SWEEPS / "scan-suspect").glob("zoo-sus-*.json"))
-    for path in runs:
-        keep = OUT / ("clear-keep" if path.parent.name == "clear-stop" else "sus-keep")
+def zoo_pairs(runs=None):
+    """The digits and Fashion-MNIST cleans kept by the clear-stop and scan-suspect runs, or
+    those of the quality_zoo.py runs given (kept in weights-keep)."""
+    if runs is None:
+        runs = [(p, OUT / "clear-keep") for p in sorted((SWEEPS / "clear-stop").glob("zoo-clear-*.json"))]
+        runs += [(p, OUT / "sus-keep") for p in sorted((SWEEPS / "scan-suspect").glob("zoo-sus-*.json"))]
+    for path, keep in runs:
         for row in json.load(open(path))["rows"]:
             cleaned = keep / f"{row['name']}.onnx"
             if cleaned.exists() and row["after"].get("acc") is not None:
@@ -61,17 +65,42 @@ def zoo_pairs():
                        row["before"]["acc"], row["after"]["acc"])
 
 
-def main():
+def measured(pairs) -> list[dict]:
     rows = []
-    for name, split, original, cleaned, before, after in list(bundled_pairs()) + list(zoo_pairs()):
+    for name, split, original, cleaned, before, after in pairs:
         drop = round(100 * (before - after), 2)   # 2.0000000000000018 is a drop of 2
         row = {"name": name, "split": split, "acc_before": before, "acc_after": after,
                "acc_drop": drop,
                "kind": "good" if drop <= 2 else "bad" if drop >= 5 else "between",
                **distances(original, cleaned)}
         rows.append(row)
+    return rows
+
+
+def main():
+    rows = measured(list(bundled_pairs()) + list(zoo_pairs()))
+    if sys.argv[1:2] == ["--confirm"]:
+        fresh = measured(zoo_pairs([(Path(p), OUT / "weights-keep") for p in sys.argv[2:]]))
+        for row in fresh:
+            print(json.dumps(row))
+        confirm(rows, fresh)
+        return
+    for row in rows:
         print(json.dumps(row))
     decide(rows)
+
+
+def confirm(rows, fresh):
+    """Every fresh clean against tau(W1); the warning ships only if no good one is above it."""
+    log = sys.stderr
+    tau = max(r["global"] for r in rows if r["split"] == "tuning" and r["kind"] == "good")
+    print(f"tau(global) {tau:.4f}", file=log)
+    for r in fresh:
+        print(f"{r['name']:42s} {r['kind']:7s} {r['acc_drop']:6.2f} {r['global']:7.4f} "
+              f"{'above' if r['global'] > tau else 'below'}", file=log)
+    good_above = [r["name"] for r in fresh if r["kind"] == "good" and r["global"] > tau]
+    print(f"fresh good cleans above tau: {good_above}; "
+          f"{'the warning ships' if not good_above else 'the warning is not added'}", file=log)
 
 
 def decide(rows):
