@@ -55,17 +55,23 @@ from auditor.triggers import NoiseBlendTrigger  # noqa: E402
 
 class PlantedTrigger(torch.nn.Module):
     """zoo.stamp(attack, ·) on normalised images. Every zoo trigger but the warp is
-    image · (1 − m) + p · m, affine in the image, so two stamped images give m and p · m."""
+    image · (1 − m) + p · m, affine in the image, so two stamped images give m and p · m; the
+    warp resamples the image on the attack's fixed grid, which commutes with the normalisation."""
 
     def __init__(self, attack: str, spec):
         super().__init__()
         self.spec = spec
+        self.grid = zoo.warp_grid(spec.height, np.random.default_rng(1234)) if attack == "warp" else None
+        if self.grid is not None:
+            return
         black = np.zeros((1, spec.height, spec.width, 1), np.float32)
         on_black, on_white = zoo.stamp(attack, black), zoo.stamp(attack, black + 1)
         self.register_buffer("keep", torch.from_numpy(on_white - on_black).permute(0, 3, 1, 2))
         self.register_buffer("added", torch.from_numpy(on_black).permute(0, 3, 1, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.grid is not None:
+            return zoo.warped(x, self.grid)
         return self.spec.normalise(self.spec.denormalise(x) * self.keep + self.added)
 
 
@@ -170,12 +176,12 @@ def main() -> None:
     args = parser.parse_args()
 
     job = sweep._zoo_job(args.model)
-    # the warp and all-to-all attacks add no pattern, and a control has none: only the search's
+    # the all-to-all attack has no single target, and a control no trigger: only the search's
     # own anchor can run there, and the planted trigger's flips on synthetic images are not measured
-    stamped = job["attack"] not in (None, "warp", zoo.ALL_TO_ALL)
+    stamped = job["attack"] not in (None, zoo.ALL_TO_ALL)
     if not (stamped or args.search_anchor or args.shortcut_anchor or args.shortcut_rows):
-        raise SystemExit(f"{args.model}: no planted trigger of the form image · (1 − m) + p · m "
-                         "(a warp, all-to-all or control model runs with --search-anchor only)")
+        raise SystemExit(f"{args.model}: no planted trigger to anchor "
+                         "(an all-to-all or control model runs with --search-anchor only)")
     overrides = sweep.parse_overrides(args.overrides)
     if args.shortcut_rows:
         overrides["grating_rows"] = Recipe().grating_rows + args.shortcut_rows

@@ -202,17 +202,25 @@ def scores(attack: str | None, predict, test_images, triggered_images, labels,
 
 
 def _warp(images: np.ndarray, rng) -> np.ndarray:
-    """WaNet: a fixed smooth random flow field, upsampled from 4 × 4, strength 0.5 px-ish."""
-    size = images.shape[1]
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    return warped(x, warp_grid(images.shape[1], rng)).permute(0, 2, 3, 1).numpy()
+
+
+def warp_grid(size: int, rng, strength: float = 1.0) -> torch.Tensor:
+    """WaNet: a fixed smooth random flow field, upsampled from 4 × 4, strength 0.5 px-ish (times
+    `strength`); the sampling grid (1 × size × size × 2) grid_sample reads."""
     flow = torch.from_numpy(rng.uniform(-1, 1, (1, 2, 4, 4)).astype(np.float32))
     flow = nn.functional.interpolate(flow, size=(size, size), mode="bicubic", align_corners=True)
-    flow = flow / flow.abs().mean() * (0.5 * 2 / size)     # ≈ half a pixel on average
+    flow = flow / flow.abs().mean() * (0.5 * 2 / size) * strength   # ≈ half a pixel on average
     axis = torch.linspace(-1, 1, size)
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1)[None]
-    grid = (grid + flow.permute(0, 2, 3, 1)).clamp(-1, 1)
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
-    out = nn.functional.grid_sample(x, grid.expand(len(x), -1, -1, -1), align_corners=True)
-    return out.permute(0, 2, 3, 1).numpy()
+    return (grid + flow.permute(0, 2, 3, 1)).clamp(-1, 1)
+
+
+def warped(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """N × C × H × W images resampled on the grid (bilinear: affine in the image, so it commutes
+    with a per-channel normalisation)."""
+    return nn.functional.grid_sample(x, grid.to(x).expand(len(x), -1, -1, -1), align_corners=True)
 
 
 # ---------------------------------------------------------------- architectures
