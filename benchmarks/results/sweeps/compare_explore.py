@@ -1,0 +1,73 @@
+"""An in-process exploration's arms beside the defaults' runs of the same rows, ACC / ASR in %.
+
+    python compare_explore.py EXPLORE_DIR ARM [ARM ...] > EXPLORE_DIR/../compare.txt
+
+Zoo rows: EXPLORE_DIR/ROW-ARM.json (oracle_trigger.py --out), beside the defaults' in-process run
+ROW-search.json (oracle_trigger.py --search-anchor) from the first of these folders that has it:
+EXPLORE_DIR, shortcut-rows/explore (the 18 digits tuning rows), oracle-warp, frozen-layers/explore.
+Bundled rows: EXPLORE_DIR/bundled.jsonl (shortcut-hinge/dose/bundled_dose.py, the CLI), beside
+runners-up/quality-base.json, the defaults' run of the same files.
+"""
+import json
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "shortcut-rows" / "explore"))
+from compare import figures  # noqa: E402  (ACC before, ACC after, ASR after, in %)
+
+BASES = [HERE / "shortcut-rows" / "explore", HERE / "oracle-warp", HERE / "frozen-layers" / "explore"]
+
+
+def defaults(explore: Path, row: str):
+    return next((f for f in (figures(d, row, "search") for d in [explore, *BASES]) if f), None)
+
+
+def bundled(explore: Path, arms: list[str]) -> dict:
+    """(attack, seed) → {"before", "defaults", arm: (ACC, ASR)} from the CLI runs."""
+    base = json.load(open(HERE / "runners-up" / "quality-base.json"))
+    rows = {r["attack"]: r for r in base["rows"] + [base["control"]]}
+    table = {}
+    path = explore / "bundled.jsonl"
+    for line in open(path) if path.exists() else []:
+        run = json.loads(line)
+        if run["name"] not in arms:
+            continue
+        row = rows[run["attack"]]
+        d = next(a for a in row["auditor"] if a["seed"] == run["seed"])
+        cell = table.setdefault((run["attack"], run["seed"]), {
+            "before": 100 * row["backdoored"]["acc"], "defaults": (100 * d["acc"], 100 * d["asr"])})
+        cell[run["name"]] = (100 * run["acc"], 100 * run["asr"])
+    return table
+
+
+def main():
+    explore, arms = Path(sys.argv[1]), sys.argv[2:]
+    print(f"{'row':30s} {'before':>6s} {'defaults':>14s} " + " ".join(f"{a:>14s}" for a in arms))
+    rows = sorted({p.name[:-len(f"-{a}.json")] for a in arms for p in explore.glob(f"*-{a}.json")})
+    per_arm = {a: [] for a in arms}
+    for row in rows:
+        base = defaults(explore, row)
+        cells = [figures(explore, row, a) for a in arms]
+        for a, c in zip(arms, cells):
+            if c and base:
+                per_arm[a].append((row, base, c))
+        print(f"{row:30s} {base[0]:6.1f} {base[1]:6.1f}/{base[2]:6.1f} "
+              + " ".join(f"{c[1]:6.1f}/{c[2]:6.1f}" if c else f"{'-':>14s}" for c in cells))
+    for (attack, seed), cell in sorted(bundled(explore, arms).items()):
+        print(f"{'bundled ' + attack + ' s' + str(seed):30s} {cell['before']:6.1f} "
+              f"{cell['defaults'][0]:6.1f}/{cell['defaults'][1]:6.1f} "
+              + " ".join(f"{cell[a][0]:6.1f}/{cell[a][1]:6.1f}" if a in cell else f"{'-':>14s}" for a in arms))
+    for a, runs in per_arm.items():
+        for split in ("warp", "other"):
+            chosen = [r for r in runs if ("-warp-" in r[0]) == (split == "warp")]
+            if chosen:
+                asr = [statistics.mean(x[i][2] for x in chosen) for i in (1, 2)]
+                drop = [statistics.mean(x[i][0] - x[i][1] for x in chosen) for i in (1, 2)]
+                print(f"{a}, {split} rows ({len(chosen)}): mean ASR {asr[0]:.2f} -> {asr[1]:.2f}; "
+                      f"mean ACC drop {drop[0]:.2f} -> {drop[1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
