@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))   # benchmarks/
-import quality_zoo  # noqa: E402,F401  (puts the checkout on the path)
 import zoo  # noqa: E402
 from auditor.evaluation import load_images  # noqa: E402
 from auditor.runtime import ModelRunner  # noqa: E402
