@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "shortcut-rows" / "explore"))
-from compare import figures  # noqa: E402  (ACC before, ACC after, ASR after, in %)
+from compare import figures, within_bar  # noqa: E402  (ACC before, ACC after, ASR after, in %)
 
 BASES = [HERE / "shortcut-rows" / "explore", HERE / "oracle-warp", HERE / "frozen-layers" / "explore"]
 
@@ -65,8 +65,9 @@ def main():
             if chosen:
                 asr = [statistics.mean(x[i][2] for x in chosen) for i in (1, 2)]
                 drop = [statistics.mean(x[i][0] - x[i][1] for x in chosen) for i in (1, 2)]
+                bar = [sum(within_bar(x[i]) for x in chosen) for i in (1, 2)]
                 print(f"{a}, {split} rows ({len(chosen)}): mean ASR {asr[0]:.2f} -> {asr[1]:.2f}; "
-                      f"mean ACC drop {drop[0]:.2f} -> {drop[1]:.2f}")
+                      f"mean ACC drop {drop[0]:.2f} -> {drop[1]:.2f}; within the bar {bar[0]} -> {bar[1]}")
 
 
 if __name__ == "__main__":
