@@ -15,7 +15,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "shortcut-rows" / "explore"))
+sys.path.insert(0, str(HERE.parents[1]))   # benchmarks/
 from compare import figures, within_bar  # noqa: E402  (ACC before, ACC after, ASR after, in %)
+import quality_zoo  # noqa: E402
+import zoo  # noqa: E402
 
 BASES = [HERE / "shortcut-rows" / "explore", HERE / "oracle-warp", HERE / "frozen-layers" / "explore"]
 
@@ -42,6 +45,14 @@ def bundled(explore: Path, arms: list[str]) -> dict:
     return table
 
 
+def group(row: str) -> str:
+    """The zoo's split (quality_zoo.split), the held-out warp rows apart."""
+    spec = zoo.Spec.from_name(row)
+    if quality_zoo.split(spec) == "tuning":
+        return "tuning"
+    return "held-out warp" if spec.attack == "warp" else "held-out other"
+
+
 def main():
     explore, arms = Path(sys.argv[1]), sys.argv[2:]
     print(f"{'row':30s} {'before':>6s} {'defaults':>14s} " + " ".join(f"{a:>14s}" for a in arms))
@@ -55,13 +66,21 @@ def main():
                 per_arm[a].append((row, base, c))
         print(f"{row:30s} {base[0]:6.1f} {base[1]:6.1f}/{base[2]:6.1f} "
               + " ".join(f"{c[1]:6.1f}/{c[2]:6.1f}" if c else f"{'-':>14s}" for c in cells))
-    for (attack, seed), cell in sorted(bundled(explore, arms).items()):
+    table = bundled(explore, arms)
+    for (attack, seed), cell in sorted(table.items()):
         print(f"{'bundled ' + attack + ' s' + str(seed):30s} {cell['before']:6.1f} "
               f"{cell['defaults'][0]:6.1f}/{cell['defaults'][1]:6.1f} "
               + " ".join(f"{cell[a][0]:6.1f}/{cell[a][1]:6.1f}" if a in cell else f"{'-':>14s}" for a in arms))
+    for a in arms:   # the bundled backdoored runs the arm has, beside the same runs' defaults
+        cells = [c for (attack, _), c in table.items() if a in c and attack != "none"]
+        if cells:
+            acc = [statistics.mean(c[k][0] for c in cells) for k in ("defaults", a)]
+            worst = [max(c[k][1] for c in cells) for k in ("defaults", a)]
+            print(f"{a}, bundled backdoored runs ({len(cells)}): mean ACC {acc[0]:.2f} -> {acc[1]:.2f}; "
+                  f"worst ASR {worst[0]:.1f} -> {worst[1]:.1f}")
     for a, runs in per_arm.items():
-        for split in ("warp", "other"):
-            chosen = [r for r in runs if ("-warp-" in r[0]) == (split == "warp")]
+        for split in ("tuning", "held-out warp", "held-out other"):
+            chosen = [r for r in runs if group(r[0]) == split]
             if chosen:
                 asr = [statistics.mean(x[i][2] for x in chosen) for i in (1, 2)]
                 drop = [statistics.mean(x[i][0] - x[i][1] for x in chosen) for i in (1, 2)]
