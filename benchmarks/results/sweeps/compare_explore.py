@@ -1,10 +1,11 @@
 """An in-process exploration's arms beside the defaults' runs of the same rows, ACC / ASR in %.
 
-    python compare_explore.py EXPLORE_DIR ARM [ARM ...] > EXPLORE_DIR/../compare.txt
+    python compare_explore.py [--defaults DIR] EXPLORE_DIR ARM [ARM ...] > EXPLORE_DIR/../compare.txt
 
 Zoo rows: EXPLORE_DIR/ROW-ARM.json (oracle_trigger.py --out), beside the defaults' in-process run
 ROW-search.json (oracle_trigger.py --search-anchor) from the first of these folders that has it:
-EXPLORE_DIR, shortcut-rows/explore (the 18 digits tuning rows), oracle-warp, frozen-layers/explore.
+DIR (given for runs at another recipe seed than 0), EXPLORE_DIR, shortcut-rows/explore (the 18
+digits tuning rows), oracle-warp, frozen-layers/explore.
 Bundled rows: EXPLORE_DIR/bundled.jsonl (shortcut-hinge/dose/bundled_dose.py, the CLI), beside
 runners-up/quality-base.json, the defaults' run of the same files.
 """
@@ -23,8 +24,8 @@ import zoo  # noqa: E402
 BASES = [HERE / "shortcut-rows" / "explore", HERE / "oracle-warp", HERE / "frozen-layers" / "explore"]
 
 
-def defaults(explore: Path, row: str):
-    return next((f for f in (figures(d, row, "search") for d in [explore, *BASES]) if f), None)
+def defaults(explore: Path, row: str, first: list[Path]):
+    return next((f for f in (figures(d, row, "search") for d in [*first, explore, *BASES]) if f), None)
 
 
 def bundled(explore: Path, arms: list[str]) -> dict:
@@ -54,12 +55,16 @@ def group(row: str) -> str:
 
 
 def main():
-    explore, arms = Path(sys.argv[1]), sys.argv[2:]
+    args = sys.argv[1:]
+    first = []
+    if args[0] == "--defaults":
+        first, args = [Path(args[1])], args[2:]
+    explore, arms = Path(args[0]), args[1:]
     print(f"{'row':30s} {'before':>6s} {'defaults':>14s} " + " ".join(f"{a:>14s}" for a in arms))
     rows = sorted({p.name[:-len(f"-{a}.json")] for a in arms for p in explore.glob(f"*-{a}.json")})
     per_arm = {a: [] for a in arms}
     for row in rows:
-        base = defaults(explore, row)
+        base = defaults(explore, row, first)
         cells = [figures(explore, row, a) for a in arms]
         for a, c in zip(arms, cells):
             if c and base:
