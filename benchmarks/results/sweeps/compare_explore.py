@@ -92,6 +92,11 @@ def main():
                 bar = [sum(within_bar(x[i]) for x in chosen) for i in (1, 2)]
                 print(f"{a}, {split} rows ({len(chosen)}): mean ASR {asr[0]:.2f} -> {asr[1]:.2f}; "
                       f"mean ACC drop {drop[0]:.2f} -> {drop[1]:.2f}; within the bar {bar[0]} -> {bar[1]}")
+        tuning = [r for r in runs if group(r[0]) == "tuning"]
+        for attack in sorted({zoo.Spec.from_name(r[0]).attack for r in tuning}):
+            chosen = [r for r in tuning if zoo.Spec.from_name(r[0]).attack == attack]
+            asr = [statistics.mean(x[i][2] for x in chosen) for i in (1, 2)]
+            print(f"{a}, tuning {attack} rows ({len(chosen)}): mean ASR {asr[0]:.2f} -> {asr[1]:.2f}")
 
 
 if __name__ == "__main__":
