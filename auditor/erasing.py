@@ -258,7 +258,11 @@ def student_step(p: Players, optimizer, recipe: Recipe) -> dict:
         x_triggered = p.triggers(x)
         if p.anchor is not None:
             # triggers found against the untouched teacher stay in play: the live search drifts
-            # away from them once the student ignores them, and distillation would teach them back
+            # away from them once the student ignores them, and distillation would teach them back.
+            # The live half is the tail of one split of the whole batch: the families late in the
+            # order (blend, additive, noise) at twice their share, the 1.5x patch at half, none of
+            # the 1x patch. The recipe was tuned on that; splitting each half between all families
+            # left the SIG backdoors on the zoo's ResNet far more (benchmarks/results/sweeps/anchor-split/)
             anchored = int(recipe.anchor_share * x.shape[0])
             x_triggered = torch.cat([p.anchor(x[:anchored]), x_triggered[anchored:]])
         x_added = p.triggers.extra_rows(x[:recipe.grating_rows]) if recipe.grating_rows else None

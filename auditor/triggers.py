@@ -378,6 +378,8 @@ class TriggerSearch(nn.Module):
         return batch.tensor_split(ends)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.shape[0]:
+            return x   # the anchor's rows of a batch too small to have any (--batch-size 1)
         return self._clamped(torch.cat([family(share, self.spec)
                                         for family, share in zip(self.families, self.split(x)) if share.shape[0]]))
 

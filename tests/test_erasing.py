@@ -253,6 +253,16 @@ def test_student_steps_pull_the_student_to_the_teacher(tmp_path):
     assert last < 0.5 * first
 
 
+def test_a_student_step_on_one_image_gives_the_anchor_none(tmp_path):
+    # the anchor's half of a one-image batch is empty; --batch-size 1 once failed in torch.cat
+    players = _players(tmp_path)
+    players.anchor = copy.deepcopy(players.triggers).eval()
+    figures = student_step(players, torch.optim.SGD(players.student.parameters(), lr=0.01),
+                           Recipe(batch_size=1, suspect_rise=0.0))
+    assert all(torch.isfinite(v) for v in figures.values())
+    assert players.triggers(torch.zeros(0, *players.spec.shape)).shape[0] == 0
+
+
 def test_generator_and_trigger_steps_update_only_their_player(tmp_path):
     players = _players(tmp_path)
     recipe = Recipe(batch_size=16)
