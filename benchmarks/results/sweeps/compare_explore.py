@@ -34,12 +34,14 @@ def bundled(explore: Path, arms: list[str]) -> dict:
     rows = {r["attack"]: r for r in base["rows"] + [base["control"]]}
     table = {}
     path = explore / "bundled.jsonl"
-    for line in open(path) if path.exists() else []:
-        run = json.loads(line)
+    runs = [json.loads(line) for line in open(path)] if path.exists() else []
+    # runs named "defaults" in the same file, made beside the arm, replace the stored ones
+    own = {(r["attack"], r["seed"]): r for r in runs if r["name"] == "defaults"}
+    for run in runs:
         if run["name"] not in arms:
             continue
         row = rows[run["attack"]]
-        d = next(a for a in row["auditor"] if a["seed"] == run["seed"])
+        d = own.get((run["attack"], run["seed"])) or next(a for a in row["auditor"] if a["seed"] == run["seed"])
         cell = table.setdefault((run["attack"], run["seed"]), {
             "before": 100 * row["backdoored"]["acc"], "defaults": (100 * d["acc"], 100 * d["asr"])})
         cell[run["name"]] = (100 * run["acc"], 100 * run["asr"])
@@ -81,8 +83,13 @@ def main():
         if cells:
             acc = [statistics.mean(c[k][0] for c in cells) for k in ("defaults", a)]
             worst = [max(c[k][1] for c in cells) for k in ("defaults", a)]
+            fall = max(c["defaults"][0] - c[a][0] for c in cells)
             print(f"{a}, bundled backdoored runs ({len(cells)}): mean ACC {acc[0]:.2f} -> {acc[1]:.2f}; "
-                  f"worst ASR {worst[0]:.1f} -> {worst[1]:.1f}")
+                  f"worst ASR {worst[0]:.1f} -> {worst[1]:.1f}; largest ACC fall below its defaults' run {fall:.1f}")
+        for (attack, seed), c in sorted(table.items()):
+            if attack == "none" and a in c:
+                print(f"{a}, bundled control s{seed}: ACC drop {c['before'] - c['defaults'][0]:.1f} -> "
+                      f"{c['before'] - c[a][0]:.1f}")
     for a, runs in per_arm.items():
         for split in ("tuning", "held-out warp", "held-out other"):
             chosen = [r for r in runs if group(r[0]) == split]
