@@ -7,7 +7,8 @@ ROW-search.json (oracle_trigger.py --search-anchor) from the first of these fold
 DIR (given for runs at another recipe seed than 0), EXPLORE_DIR, shortcut-rows/explore (the 18
 digits tuning rows), oracle-warp, frozen-layers/explore.
 Bundled rows: EXPLORE_DIR/bundled.jsonl (shortcut-hinge/dose/bundled_dose.py, the CLI), beside
-runners-up/quality-base.json, the defaults' run of the same files.
+the runs named `defaults` in that file where it has them, else runners-up/quality-base.json, the
+defaults' run of the same files (which predates the two changes of 2026-12-07, late).
 """
 import json
 import statistics
